@@ -1,0 +1,59 @@
+"""The download stage's logic: get the configured source's archives, verified, and ingest them into raw_dir."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+from torchvision.datasets.imagenet import ARCHIVE_META
+from torchvision.datasets.imagenette import Imagenette
+
+from alexnet_repro.config import SourceConfig
+from alexnet_repro.data.download import fetch
+from alexnet_repro.data.generate import GeneratedSpec, generate
+from alexnet_repro.data.ilsvrc import ingest_ilsvrc, ingest_imagefolder
+from alexnet_repro.data.safe_tar import extract_to
+
+ARCHIVES = Path("data/archives")
+
+
+def _is_url(location: str) -> bool:
+    return urlparse(location).scheme in ("http", "https", "file")
+
+
+def fetch_ilsvrc(location: str, dest_dir: Path, verify_md5: bool, progress: bool) -> dict[str, Path]:
+    """The three official archives from a folder or a URL prefix, checked against the published md5s."""
+    paths = {}
+    for key, (name, md5) in ARCHIVE_META.items():
+        if _is_url(location):
+            paths[key] = fetch(f"{location.rstrip('/')}/{name}", dest_dir / name, md5 if verify_md5 else None,
+                               progress)
+        else:
+            paths[key] = fetch(str(Path(location) / name), Path(location) / name, md5 if verify_md5 else None,
+                               progress)
+    return paths
+
+
+def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
+    raw_dir = Path(raw_dir)
+    if source.kind == "embedded":
+        g = source.generated
+        paths = generate(source.location, GeneratedSpec(g.classes, g.train_per_class, g.val_per_class, g.seed),
+                         workers=workers, progress=progress)
+        return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+    if source.kind == "ilsvrc":
+        paths = fetch_ilsvrc(source.location, ARCHIVES / "imagenet", source.verify_md5, progress)
+        return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+    if source.kind == "imagenette":
+        md5 = {url: md5 for url, md5 in Imagenette._ARCHIVES.values()}.get(source.location)
+        name = Path(urlparse(source.location).path).name
+        archive = fetch(source.location, ARCHIVES / "imagenette" / name, md5 if source.verify_md5 else None, progress)
+        words = {w: ", ".join(names) for w, names in Imagenette._WNID_TO_CLASS.items()}
+        with tempfile.TemporaryDirectory(dir=raw_dir.parent if raw_dir.parent.exists() else None) as tmp:
+            extract_to(archive, Path(tmp))
+            root = next(p.parent for p in Path(tmp).rglob("train") if p.is_dir())
+            return ingest_imagefolder(root, raw_dir, words)
+    if source.kind == "imagefolder":
+        return ingest_imagefolder(Path(source.location), raw_dir)
+    raise ValueError(f"data.source.kind={source.kind!r} is not a known source")

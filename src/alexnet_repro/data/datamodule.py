@@ -1,0 +1,130 @@
+"""The training DataModule over the resized store.
+
+Workers only read and decode: they yield uint8 (3, 256, 256) images and labels. Crops, reflections,
+lighting and mean subtraction run on the batch on the device (training/batch_transforms.py), so the
+ten-crop evaluation and training share one implementation and the CPU does the least work per image.
+
+Distributed sampling is done here, not by Lightning (`use_distributed_sampler=False`):
+- training: one permutation per epoch (seeded by seed + epoch), padded to a multiple of the world size and
+  dealt out rank::world, so all ranks step the same number of times;
+- validation: rank::world with no padding, so every validation image is counted exactly once.
+The training loader is resumable: after a mid-epoch restart it skips the batches already trained on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from alexnet_repro.data.store import ShardReader, read_info
+
+
+class StoreDataset(Dataset):
+    def __init__(self, folder: str, split: str):
+        self.reader = ShardReader(folder, split)
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image = torch.from_numpy(self.reader.image(i)).permute(2, 0, 1)  # (3, 256, 256) uint8
+        return image, int(self.reader.labels[i])
+
+
+def rank_indices(n: int, rank: int, world: int, pad: bool, order: torch.Tensor | None = None) -> list[int]:
+    """This rank's share of `order` (default 0..n-1). pad=True repeats from the start so shares are equal."""
+    order = torch.arange(n) if order is None else order
+    if pad and n % world:
+        order = torch.cat([order, order[: world - n % world]])
+    return order[rank::world].tolist()
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.rank, self.world = rank, world
+        self.epoch = 0
+        self.skip_batches = 0
+        self.resume_position: Callable[[], int] | None = None
+
+    def set_epoch(self, epoch: int) -> None:  # called by Lightning before each epoch
+        self.epoch = epoch
+
+    def _indices(self) -> list[int]:
+        order = None
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        return rank_indices(self.n, self.rank, self.world, pad=self.shuffle, order=order)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if self.resume_position is not None:
+            self.skip_batches, self.resume_position = self.resume_position(), None
+        idx = self._indices()
+        start, self.skip_batches = self.skip_batches, 0
+        for b in range(start, len(self)):
+            yield idx[b * self.batch_size : (b + 1) * self.batch_size]
+
+    def __len__(self) -> int:
+        per_rank = math.ceil(self.n / self.world) if self.shuffle else len(range(self.rank, self.n, self.world))
+        return math.ceil(per_rank / self.batch_size)
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader Lightning treats as stateful (it has state_dict/load_state_dict), so a restart in the
+    middle of an epoch trains on the rest of that epoch's permutation instead of starting it again."""
+
+    def __init__(self, *args, resume_position: Callable[[], int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._resume_position = resume_position
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.batch_sampler.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batch_sampler.set_epoch(state["epoch"])
+        self.batch_sampler.resume_position = self._resume_position
+
+
+class StoreDataModule(L.LightningDataModule):
+    def __init__(self, store_dir: str, batch_size: int = 128, workers: int = 2, seed: int = 0):
+        super().__init__()
+        self.store_dir, self.batch_size, self.workers, self.seed = store_dir, batch_size, workers, seed
+        self.info = read_info(store_dir)
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def per_device_batch(self) -> int:
+        rank, world = self._world()
+        if self.batch_size % world:
+            raise ValueError(f"data.batch_size={self.batch_size} is not divisible by the {world} devices")
+        return self.batch_size // world
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = StoreDataset(self.store_dir, split)
+        rank, world = self._world()
+        sampler = EpochBatchSampler(len(dataset), self.per_device_batch(), shuffle, self.seed, rank, world)
+        kwargs = dict(batch_sampler=sampler, num_workers=self.workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=self.workers > 0)
+        if shuffle:
+            return ResumableLoader(dataset, resume_position=self._batches_done_this_epoch, **kwargs)
+        return DataLoader(dataset, **kwargs)
+
+    def _batches_done_this_epoch(self) -> int:
+        # Lightning restores this counter from the checkpoint before it first iterates the loader.
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)

@@ -1,0 +1,136 @@
+"""The resized image store: a few large shard files plus an index, instead of one file per image.
+
+Layout of a store folder (written by src/resize.py):
+  index.json               classes (wnid, words), encoding, image size, the shards of each split
+  train-00000.bin          records back to back: JPEG bytes, or raw 256x256x3 uint8 (see docs/ and bench/)
+  train-00000.json         that shard's record table: source file names, labels, byte offsets and lengths
+A shard's .json is written after its .bin, both atomically, so a shard is finished exactly when its .json
+exists; index.json is written last, so a store is finished exactly when index.json exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import simplejpeg
+
+from alexnet_repro.atomic import atomic_path, write_json
+
+INDEX = "index.json"
+ENCODINGS = ("jpeg", "raw")
+
+
+def shard_stem(split: str, number: int) -> str:
+    return f"{split}-{number:05d}"
+
+
+def encode_image(rgb: np.ndarray, encoding: str, quality: int) -> bytes:
+    if encoding == "jpeg":
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=quality, colorspace="RGB")
+    if encoding == "raw":
+        return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    raise ValueError(f"store encoding must be one of {ENCODINGS}, got {encoding!r}")
+
+
+def write_shard(folder: Path, stem: str, records: Iterable[tuple[str, int, bytes]]) -> int:
+    """Stream (name, label, encoded image) records into one shard; returns how many were written."""
+    table = {"names": [], "labels": [], "offsets": [], "lengths": []}
+    offset = 0
+    with atomic_path(folder / f"{stem}.bin") as tmp:
+        with open(tmp, "wb") as f:
+            for name, label, blob in records:
+                f.write(blob)
+                table["names"].append(name)
+                table["labels"].append(int(label))
+                table["offsets"].append(offset)
+                table["lengths"].append(len(blob))
+                offset += len(blob)
+    write_json(folder / f"{stem}.json", table)
+    return len(table["names"])
+
+
+def shard_is_complete(folder: Path, stem: str, names: list[str]) -> bool:
+    """A shard from an earlier, interrupted run counts only if its table lists exactly these images."""
+    table = folder / f"{stem}.json"
+    if not table.exists() or not (folder / f"{stem}.bin").exists():
+        return False
+    try:
+        return json.loads(table.read_text())["names"] == names
+    except (ValueError, KeyError):
+        return False
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    folder: Path
+    encoding: str
+    image_size: int
+    classes: list[dict]
+    splits: dict[str, dict]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def read_info(folder: str | Path) -> StoreInfo:
+    folder = Path(folder)
+    index = folder / INDEX
+    if not index.exists():
+        raise FileNotFoundError(f"{index} does not exist: run the resize stage first (`dvc repro resize`)")
+    meta = json.loads(index.read_text())
+    return StoreInfo(folder, meta["encoding"], meta["image_size"], meta["classes"], meta["splits"])
+
+
+class ShardReader:
+    """Random access to one split of a store. Safe to fork: files are opened lazily in each process."""
+
+    def __init__(self, folder: str | Path, split: str):
+        self.info = read_info(folder)
+        if split not in self.info.splits:
+            raise KeyError(f"split {split!r} not in store {folder} (has {sorted(self.info.splits)})")
+        self.split = split
+        self.shards = self.info.splits[split]["shards"]
+        labels, shard_ids, offsets, lengths, names = [], [], [], [], []
+        for i, stem in enumerate(self.shards):
+            table = json.loads((self.info.folder / f"{stem}.json").read_text())
+            labels += table["labels"]
+            offsets += table["offsets"]
+            lengths += table["lengths"]
+            names += table["names"]
+            shard_ids += [i] * len(table["labels"])
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.names = names
+        self._shard = np.asarray(shard_ids, dtype=np.int32)
+        self._offset = np.asarray(offsets, dtype=np.int64)
+        self._length = np.asarray(lengths, dtype=np.int64)
+        self._maps: dict[int, np.memmap] = {}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def _map(self, shard: int) -> np.memmap:
+        if shard not in self._maps:
+            self._maps[shard] = np.memmap(self.info.folder / f"{self.shards[shard]}.bin", dtype=np.uint8, mode="r")
+        return self._maps[shard]
+
+    def raw_bytes(self, i: int) -> memoryview:
+        start = self._offset[i]
+        return self._map(int(self._shard[i]))[start : start + self._length[i]]
+
+    def image(self, i: int) -> np.ndarray:
+        """(256, 256, 3) uint8 RGB."""
+        data = self.raw_bytes(i)
+        if self.info.encoding == "jpeg":
+            return simplejpeg.decode_jpeg(data.tobytes() if not data.flags.c_contiguous else data, colorspace="RGB")
+        s = self.info.image_size
+        return np.asarray(data).reshape(s, s, 3)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_maps"] = {}  # memmaps are reopened in each worker
+        return state

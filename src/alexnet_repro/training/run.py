@@ -1,0 +1,85 @@
+"""train(cfg): build data, model, callbacks, loggers and trainer from a validated config, then fit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from alexnet_repro.atomic import write_json
+from alexnet_repro.config import TrainConfig, validate
+from alexnet_repro.data.datamodule import StoreDataModule
+from alexnet_repro.data.pixel_stats import PixelStats
+from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LogFilters, Throughput
+from alexnet_repro.training.module import AlexNetModule
+
+SUMMARY = "train_summary.json"  # written last: a run folder without it did not finish
+
+
+def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
+    if cfg.logger.backend == "none" or cfg.trainer.fast_dev_run:
+        return []
+    from lightning.pytorch.loggers import WandbLogger
+
+    mode = os.environ.get("WANDB_MODE", cfg.logger.mode)  # the one setting read from the environment
+    tags = [f"data:{cfg.data.name}", f"profile:{cfg.profile_name}", *cfg.logger.tags]
+    return [WandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.experiment_name,
+                        job_type="train", name=f"{cfg.experiment_name}-seed{cfg.seed}", tags=tags,
+                        save_dir=str(run_dir), mode=mode, config=resolved)]
+
+
+def build_callbacks(cfg: TrainConfig, run_dir: Path) -> list:
+    ckpt_dir = run_dir / "checkpoints"
+    callbacks = [
+        Throughput(),
+        EpochHistory(run_dir / "history.csv"),
+        # best.ckpt by the paper's criterion; last.ckpt every few steps and at each epoch's end, for resuming.
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/err_top1", mode="min", save_top_k=1,
+                        enable_version_counter=False, auto_insert_metric_name=False),
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=cfg.trainer.ckpt_every_n_steps,
+                        save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=True),
+    ]
+    if cfg.logger.log_filters and cfg.logger.backend == "wandb":
+        callbacks.append(LogFilters())
+    return callbacks
+
+
+def train(raw_cfg: DictConfig, run_dir: str | Path) -> dict:
+    cfg = validate(raw_cfg)
+    run_dir = Path(run_dir)
+    resolved = OmegaConf.to_container(raw_cfg, resolve=True)
+    resolved.pop("hydra", None)
+    L.seed_everything(cfg.seed, workers=True)
+
+    data = StoreDataModule(cfg.data.store_dir, cfg.data.batch_size, cfg.data.workers, cfg.seed)
+    stats = PixelStats.load(cfg.data.stats_path)
+    module = AlexNetModule(asdict(cfg.model), asdict(cfg.augment), asdict(cfg.optim), data.num_classes, stats)
+
+    t = cfg.trainer
+    limits = {k: v for k, v in (("limit_train_batches", t.limit_train_batches),
+                                ("limit_val_batches", t.limit_val_batches)) if v is not None}
+    trainer = L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
+        precision=t.precision, max_epochs=t.max_epochs, fast_dev_run=t.fast_dev_run,
+        log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
+        enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
+        default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
+        callbacks=build_callbacks(cfg, run_dir), plugins=[AtomicCheckpointIO()], **limits)
+    trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
+
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    best = trainer.checkpoint_callbacks[0] if trainer.checkpoint_callbacks else None
+    summary = {
+        "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step, "metrics": metrics,
+        "best_val_err_top1": float(best.best_model_score) if best and best.best_model_score is not None else None,
+        "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best and best.best_model_path else None,
+    }
+    if trainer.is_global_zero and not t.fast_dev_run:
+        OmegaConf.save(raw_cfg, run_dir / "resolved_config.yaml", resolve=True)
+        write_json(run_dir / SUMMARY, summary)
+    return summary
