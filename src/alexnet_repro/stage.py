@@ -13,5 +13,5 @@ def clean_errors():
     """Expected failures (bad config, bad or missing input) end the stage with one line naming the culprit."""
     try:
         yield
-    except (ConfigError, FileNotFoundError, ValueError, OSError) as err:
+    except (ConfigError, FileNotFoundError, ValueError, OSError) as err:  # CheckpointError is a ValueError
         sys.exit(f"error: {err}")

@@ -145,9 +145,9 @@ def render(c: int, rng: np.random.Generator) -> Image.Image:
     img = Image.fromarray((c0 * (1 - ramp) + c1 * ramp).repeat(h, 0).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     side = min(w, h)
-    for _ in range(int(rng.integers(4, 12))):
+    for _ in range(int(rng.integers(3, 9))):
         x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
-        rr = rng.uniform(0.03, 0.15) * side
+        rr = rng.uniform(0.02, 0.10) * side
         colour = tuple(int(v) for v in rng.uniform(0, 255, 3))
         if rng.random() < 0.5:
             draw.ellipse((x0 - rr, y0 - rr * rng.uniform(0.3, 1), x0 + rr, y0 + rr), fill=colour)
@@ -156,11 +156,13 @@ def render(c: int, rng: np.random.Generator) -> Image.Image:
                       width=int(max(1, rr / 4)))
     pixels = np.asarray(img, dtype=np.float32)
     # The object: the class's shape, filled with the class's texture in two random colours.
-    r = rng.uniform(0.18, 0.42) * side
-    cx, cy = rng.uniform(r * 0.7, w - r * 0.7), rng.uniform(r * 0.7, h - r * 0.7)
+    # Somewhere in the central square (what survives section 2's centre crop), mostly inside it.
+    r = rng.uniform(0.22, 0.42) * side
+    cx = w / 2 + rng.uniform(-1, 1) * max(side / 2 - 0.8 * r, 0)
+    cy = h / 2 + rng.uniform(-1, 1) * max(side / 2 - 0.8 * r, 0)
     angle = rng.uniform(0, 2 * math.pi)
     mask = _shape_mask(SHAPES[c % len(SHAPES)], (w, h), cx, cy, r, angle)
-    tex = _texture(TEXTURES[c % len(TEXTURES)], h, w, rng.uniform(0.06, 0.14) * r + 3, rng.uniform(0, math.pi), rng)
+    tex = _texture(TEXTURES[c % len(TEXTURES)], h, w, rng.uniform(0.10, 0.20) * r + 3, rng.uniform(0, math.pi), rng)
     fg0, fg1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     fill = fg0 * tex[..., None] + fg1 * (1 - tex[..., None])
     pixels = np.where(mask[..., None], fill, pixels)

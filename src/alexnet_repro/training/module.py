@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import warnings
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -16,6 +18,10 @@ from alexnet_repro.training import batch_transforms as T
 from alexnet_repro.training.schedule import LimitedPlateau
 
 
+# The module, not the datamodule, owns the on-device transforms (they need the PCA buffers): intended.
+warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+
+
 def build_spec(model: ModelConfig, num_classes: int) -> AlexNetSpec:
     fields = asdict(model)
     fields["lrn"] = LRNSpec(**fields["lrn"])
@@ -23,7 +29,8 @@ def build_spec(model: ModelConfig, num_classes: int) -> AlexNetSpec:
 
 
 class AlexNetModule(L.LightningModule):
-    def __init__(self, model: dict, augment: dict, optim: dict, num_classes: int, stats: PixelStats | None = None):
+    def __init__(self, model: dict, augment: dict, optim: dict, num_classes: int, stats: PixelStats | None = None,
+                 seed: int = 0):
         super().__init__()
         self.save_hyperparameters(ignore=["stats"])
         self.augment_cfg = AugmentConfig(**augment)
@@ -71,6 +78,11 @@ class AlexNetModule(L.LightningModule):
     # ---- steps ----------------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # This step's randomness (crops, flips, lighting, dropout) is a function of (seed, step, rank) alone,
+        # so a run resumed from any checkpoint draws exactly what an uninterrupted run would have drawn.
+        torch.manual_seed((self.hparams.seed * 1_000_003 + self.global_step) * 4096 + self.global_rank)
 
     def training_step(self, batch, batch_idx: int):
         x, y = batch

@@ -32,23 +32,21 @@ def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
                         save_dir=str(run_dir), mode=mode, config=resolved)]
 
 
-def build_callbacks(cfg: TrainConfig, run_dir: Path) -> list:
-    ckpt_dir = run_dir / "checkpoints"
+def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
     callbacks = [
         Throughput(),
         EpochHistory(run_dir / "history.csv"),
-        # best.ckpt by the paper's criterion; last.ckpt every few steps and at each epoch's end, for resuming.
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/err_top1", mode="min", save_top_k=1,
-                        enable_version_counter=False, auto_insert_metric_name=False),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=cfg.trainer.ckpt_every_n_steps,
-                        save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=True),
+        best,
+        # last.ckpt every few steps too (the best callback writes it at each epoch's end), for resuming.
+        ModelCheckpoint(dirpath=run_dir / "checkpoints", every_n_train_steps=cfg.trainer.ckpt_every_n_steps,
+                        save_top_k=0, save_last=True, enable_version_counter=False),
     ]
     if cfg.logger.log_filters and cfg.logger.backend == "wandb":
         callbacks.append(LogFilters())
     return callbacks
 
 
-def train(raw_cfg: DictConfig, run_dir: str | Path) -> dict:
+def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
     cfg = validate(raw_cfg)
     run_dir = Path(run_dir)
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
@@ -57,8 +55,12 @@ def train(raw_cfg: DictConfig, run_dir: str | Path) -> dict:
 
     data = StoreDataModule(cfg.data.store_dir, cfg.data.batch_size, cfg.data.workers, cfg.seed)
     stats = PixelStats.load(cfg.data.stats_path)
-    module = AlexNetModule(asdict(cfg.model), asdict(cfg.augment), asdict(cfg.optim), data.num_classes, stats)
+    module = AlexNetModule(asdict(cfg.model), asdict(cfg.augment), asdict(cfg.optim), data.num_classes, stats,
+                           cfg.seed)
 
+    # best.ckpt by the paper's criterion, validation top-1 error.
+    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/err_top1", mode="min",
+                           save_top_k=1, save_last=True, enable_version_counter=False, auto_insert_metric_name=False)
     t = cfg.trainer
     limits = {k: v for k, v in (("limit_train_batches", t.limit_train_batches),
                                 ("limit_val_batches", t.limit_val_batches)) if v is not None}
@@ -68,16 +70,15 @@ def train(raw_cfg: DictConfig, run_dir: str | Path) -> dict:
         log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
         enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
         default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
-        callbacks=build_callbacks(cfg, run_dir), plugins=[AtomicCheckpointIO()], **limits)
+        callbacks=[*build_callbacks(cfg, run_dir, best), *extra_callbacks], plugins=[AtomicCheckpointIO()], **limits)
     trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callbacks[0] if trainer.checkpoint_callbacks else None
     summary = {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
         "global_step": trainer.global_step, "metrics": metrics,
-        "best_val_err_top1": float(best.best_model_score) if best and best.best_model_score is not None else None,
-        "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best and best.best_model_path else None,
+        "best_val_err_top1": None if best.best_model_score is None else float(best.best_model_score),
+        "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best.best_model_path else None,
     }
     if trainer.is_global_zero and not t.fast_dev_run:
         OmegaConf.save(raw_cfg, run_dir / "resolved_config.yaml", resolve=True)

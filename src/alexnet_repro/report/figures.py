@@ -1,0 +1,94 @@
+"""The report's figures, as PNG files: curves, Figure 1's ReLU/tanh question, Figure 3, Figure 4, deltas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from alexnet_repro.viz import filter_grid  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def training_curves(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name, h in histories.items():
+        epochs = np.arange(1, len(h["train/err_top1"]) + 1)
+        line, = axes[0].plot(epochs, h["train/err_top1"], label=name)
+        axes[1].plot(epochs, h["val/err_top1"], color=line.get_color(), label=name)
+    for ax, title in zip(axes, ("training top-1 error", "validation top-1 error (centre crop)")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("error rate")
+    axes[1].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def relu_vs_tanh(relu: dict, tanh: dict, threshold: float, path: Path) -> Path:
+    """Figure 1's question: how fast does each reach a training-error level?"""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, h, style in (("ReLU (baseline)", relu, "-"), ("tanh", tanh, "--")):
+        ax.plot(np.arange(1, len(h["train/err_top1"]) + 1), h["train/err_top1"], style, label=name)
+    ax.axhline(threshold, color="grey", lw=0.8)
+    ax.text(1, threshold, f" threshold {threshold:.2f}", va="bottom", color="grey")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training top-1 error")
+    ax.set_title("ReLU vs tanh (paper's Figure 1 question)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def conv1_kernels(weight: np.ndarray, towers: int, path: Path) -> Path:
+    grids = filter_grid(torch.from_numpy(weight), towers)
+    fig, axes = plt.subplots(1, len(grids), figsize=(5 * len(grids), 4), squeeze=False)
+    for i, (ax, grid) in enumerate(zip(axes[0], grids)):
+        ax.imshow(grid, interpolation="nearest")
+        ax.set_title(f"tower {i + 1}" if towers > 1 else "conv1")
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def nearest_neighbours(queries: list[tuple[np.ndarray, str]], neighbours: list[list[np.ndarray]], path: Path) -> Path:
+    """Figure 4: each row a validation image with its top-5 predictions, then its nearest training images
+    by Euclidean distance between fc7 activations."""
+    rows, cols = len(queries), 1 + max(len(n) for n in neighbours)
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.3 * rows), squeeze=False)
+    for r, ((image, caption), near) in enumerate(zip(queries, neighbours)):
+        axes[r][0].imshow(image)
+        axes[r][0].set_title(caption, fontsize=6, loc="left")
+        for c, n in enumerate(near, start=1):
+            axes[r][c].imshow(n)
+        for ax in axes[r]:
+            ax.axis("off")
+    return _save(fig, path)
+
+
+def ablation_deltas(rows: list[tuple[str, float, float, float, float | None]], path: Path) -> Path:
+    """rows: (experiment, delta, low, high, paper delta or None), in percentage points of top-1 error."""
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.55 * len(rows)))
+    y = np.arange(len(rows))
+    deltas = np.array([r[1] for r in rows])
+    err = np.array([[r[1] - r[2], r[3] - r[1]] for r in rows]).T
+    ax.errorbar(deltas, y, xerr=err, fmt="o", capsize=4, label="ours, 95% CI")
+    paper = [(i, r[4]) for i, r in enumerate(rows) if r[4] is not None]
+    if paper:
+        ax.scatter([p[1] for p in paper], [p[0] for p in paper], marker="x", color="red", label="paper")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, [r[0] for r in rows])
+    ax.set_xlabel("change in top-1 error vs baseline (percentage points; > 0: removing the feature hurts)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, path)

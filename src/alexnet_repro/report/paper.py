@@ -1,0 +1,30 @@
+"""The paper's numbers (../shared/PAPER.md), as the report prints them beside ours. Error rates in %."""
+
+TABLE1 = [  # ILSVRC-2010 test set
+    ("Sparse coding", 47.1, 28.2),
+    ("SIFT + FVs", 45.7, 25.7),
+    ("CNN", 37.5, 17.0),
+]
+
+TABLE2 = [  # ILSVRC-2012: top-1 (val), top-5 (val), top-5 (test)
+    ("SIFT + FVs", None, None, 26.2),
+    ("1 CNN", 40.7, 18.2, None),
+    ("5 CNNs", 38.1, 16.4, 16.4),
+    ("1 CNN*", 39.0, 16.6, None),
+    ("7 CNNs*", 36.7, 15.4, 15.3),
+]
+
+LATER = [  # single centre crop, ILSVRC-2012 val, converted from accuracy to error
+    ("Caffe bvlc_alexnet", 100 - 57.1, 100 - 80.2),
+    ("torchvision alexnet", 100 - 56.522, 100 - 79.066),
+]
+
+# What removing each feature did in the paper: (section, top-1 change, top-5 change, words). Positive = worse.
+ABLATIONS = {
+    "tanh": ("3.1", None, None, "6x more iterations to 25% training error (CIFAR-10, Figure 1)"),
+    "no_lrn": ("3.3", 1.4, 1.2, "+1.4% top-1, +1.2% top-5"),
+    "no_overlap_pool": ("3.4", 0.4, 0.3, "+0.4% top-1, +0.3% top-5"),
+    "no_dropout": ("4.2", None, None, "substantial overfitting (no number given)"),
+    "no_pca_lighting": ("4.1", 1.0, None, "over +1% top-1"),
+    "one_tower": ("3.2", 1.7, 1.2, "+1.7% top-1, +1.2% top-5"),
+}

@@ -1,0 +1,42 @@
+"""Shared fixtures: a tiny generated dataset taken through the real download -> resize -> pca code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+PYTHON = sys.executable
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """4 generated classes, 16 train and 6 val images each, as archives, raw tree, store and statistics."""
+    from alexnet_repro.data.generate import GeneratedSpec, generate
+    from alexnet_repro.data.ilsvrc import ingest_ilsvrc
+    from alexnet_repro.data.pca import pixel_statistics, write_statistics
+    from alexnet_repro.data.resize import build_store
+
+    root = tmp_path_factory.mktemp("tiny")
+    spec = GeneratedSpec(classes=4, train_per_class=16, val_per_class=6, seed=3)
+    archives = generate(root / "archives", spec, workers=2, progress=False)
+    ingest_ilsvrc(archives["train"], archives["val"], archives["devkit"], root / "raw", progress=False)
+    build_store(root / "raw", root / "store", shard_size=20, workers=1, progress=False)
+    stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
+    write_statistics(stats, mean, root / "stats" / "pca_stats.json")
+    return {"root": root, "archives": archives, "spec": spec, "raw": root / "raw", "store": root / "store",
+            "stats": root / "stats" / "pca_stats.json"}
+
+
+def data_overrides(tiny) -> list[str]:
+    return [f"data.store_dir={tiny['store']}", f"data.stats_path={tiny['stats']}", "data.batch_size=8",
+            "data.workers=0", "model.width=0.125", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]
+
+
+def compose_train(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)

@@ -1,0 +1,87 @@
+"""On-device augmentation: crop/flip geometry, ten-crop, lighting and mean-subtraction arithmetic."""
+
+import numpy as np
+import pytest
+import torch
+from torchvision.transforms import v2
+
+from alexnet_repro.data.pixel_stats import PixelStats
+from alexnet_repro.training import batch_transforms as T
+from alexnet_repro.training.module import AlexNetModule
+from alexnet_repro.config import AugmentConfig, ModelConfig, OptimConfig
+from dataclasses import asdict
+
+
+def test_crop_and_flip_take_the_requested_patch():
+    x = torch.arange(2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
+    out = T.crop_and_flip(x, torch.tensor([1, 3]), torch.tensor([2, 0]), torch.tensor([False, True]), 5)
+    assert torch.equal(out[0], x[0, :, 1:6, 2:7])
+    assert torch.equal(out[1], x[1, :, 3:8, 0:5].flip(-1))
+
+
+def test_random_crops_stay_inside_and_vary():
+    x = torch.rand(64, 3, 256, 256)
+    out = T.random_crop_and_flip(x, 227, flip=True, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (64, 3, 227, 227)
+    # each output equals some patch of its input, possibly mirrored
+    for i in range(4):
+        found = any(torch.equal(out[i], p[:, t:t + 227, l:l + 227])
+                    for p in (x[i], x[i].flip(-1)) for t in range(30) for l in range(30))
+        assert found
+    assert len({tuple(out[i, 0, 0, :3].tolist()) for i in range(64)}) > 32
+
+
+def test_ten_crop_matches_torchvision():
+    x = torch.rand(3, 3, 256, 256)
+    ours = T.ten_crop(x, 227)
+    for i in range(3):
+        theirs = torch.stack(v2.TenCrop(227)(x[i]))
+        torch.testing.assert_close(ours[i], theirs)
+
+
+def test_center_crop_is_centred():
+    x = torch.rand(1, 3, 256, 256)
+    assert torch.equal(T.center_crop(x, 227), x[..., 14:241, 14:241])
+
+
+def test_lighting_shift_is_the_papers_formula():
+    eigval = torch.tensor([0.2175, 0.0188, 0.0045])
+    eigvec = torch.tensor([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
+    g = torch.Generator().manual_seed(1)
+    shift = T.lighting_shift(5, eigval, eigvec, 0.1, generator=g)
+    alpha = torch.randn(5, 3, generator=torch.Generator().manual_seed(1)) * 0.1
+    for b in range(5):
+        expected = eigvec @ (alpha[b] * eigval)  # [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T
+        torch.testing.assert_close(shift[b, :, 0, 0], expected)
+    sqrt = T.lighting_shift(5, eigval, eigvec, 0.1, sqrt_eigenvalues=True, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(sqrt[0, :, 0, 0], eigvec @ (alpha[0] * eigval.sqrt()))
+
+
+def _module(**augment):
+    rng = np.random.default_rng(0)
+    stats = PixelStats(np.array([0.4, 0.5, 0.6], np.float32), rng.random((256, 256, 3)).astype(np.float32),
+                       np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32))
+    model = asdict(ModelConfig(width=0.125))
+    return AlexNetModule(model, asdict(AugmentConfig(**augment)), asdict(OptimConfig()), 10, stats), stats
+
+
+@pytest.mark.parametrize("mean", ["image", "channel", "none"])
+def test_mean_subtraction_and_scale(mean):
+    module, stats = _module(mean=mean, lighting_std=0.0, input_scale=255.0)
+    images = torch.randint(0, 256, (2, 3, 256, 256), dtype=torch.uint8)
+    out = module.normalize(images, train=True)
+    ref = images.float() / 255
+    if mean == "image":
+        ref = ref - torch.from_numpy(stats.mean_image).permute(2, 0, 1)
+    elif mean == "channel":
+        ref = ref - torch.from_numpy(stats.mean_rgb)[:, None, None]
+    torch.testing.assert_close(out, ref * 255)
+
+
+def test_lighting_only_in_training_and_constant_per_image():
+    module, _ = _module(mean="none", lighting_std=0.1, input_scale=1.0)
+    images = torch.randint(0, 256, (4, 3, 256, 256), dtype=torch.uint8)
+    assert torch.equal(module.normalize(images, train=False), images.float() / 255)
+    delta = module.normalize(images, train=True) - images.float() / 255
+    assert delta.abs().sum() > 0
+    torch.testing.assert_close(delta, delta[:, :, :1, :1].expand_as(delta))  # one RGB shift per image

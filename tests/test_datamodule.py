@@ -1,0 +1,49 @@
+"""The loader: uint8 256x256 images, disjoint training shares, validation seen exactly once under DDP."""
+
+import itertools
+
+import pytest
+import torch
+
+from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset
+
+
+def test_dataset_yields_uint8_256(tiny_data):
+    ds = StoreDataset(str(tiny_data["store"]), "train")
+    image, label = ds[0]
+    assert image.dtype == torch.uint8 and image.shape == (3, 256, 256)
+    assert 0 <= label < 4 and len(ds) == 64
+
+
+@pytest.mark.parametrize("n, world", [(24, 2), (25, 2), (101, 3), (7, 8)])
+def test_validation_partition_covers_every_image_exactly_once(n, world):
+    seen = []
+    for rank in range(world):
+        sampler = EpochBatchSampler(n, batch_size=4, shuffle=False, seed=0, rank=rank, world=world)
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        seen += list(itertools.chain(*batches))
+    assert sorted(seen) == list(range(n))
+
+
+@pytest.mark.parametrize("n, world", [(64, 2), (65, 2), (10, 3)])
+def test_training_shares_are_equal_and_reshuffled_each_epoch(n, world):
+    samplers = [EpochBatchSampler(n, batch_size=4, shuffle=True, seed=1, rank=r, world=world) for r in range(world)]
+    lengths = {len(list(s)) for s in samplers}
+    assert len(lengths) == 1  # every rank steps the same number of times
+    epoch0 = [list(itertools.chain(*s)) for s in samplers]
+    assert set(itertools.chain(*epoch0)) == set(range(n))
+    if n % world == 0:
+        assert sorted(itertools.chain(*epoch0)) == list(range(n))  # disjoint
+    for s in samplers:
+        s.set_epoch(1)
+    epoch1 = [list(itertools.chain(*s)) for s in samplers]
+    assert epoch0 != epoch1
+
+
+def test_resume_skips_the_batches_already_trained_on():
+    full = list(EpochBatchSampler(40, batch_size=4, shuffle=True, seed=0))
+    resumed = EpochBatchSampler(40, batch_size=4, shuffle=True, seed=0)
+    resumed.resume_position = lambda: 3
+    assert list(resumed) == full[3:]
+    assert list(resumed) == full  # only the first epoch after a restart is shortened

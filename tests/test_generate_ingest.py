@@ -1,0 +1,105 @@
+"""The generated set: deterministic, parses as ILSVRC-2012, carries ImageNet's quirks; ingest is safe."""
+
+import hashlib
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alexnet_repro.data.generate import GeneratedSpec, generate, wnid
+from alexnet_repro.data.ilsvrc import ingest_ilsvrc, parse_devkit, read_classes
+from alexnet_repro.data.safe_tar import UnsafeArchiveError, extract_to
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_same_seed_same_bytes(tmp_path, tiny_data):
+    again = generate(tmp_path, tiny_data["spec"], workers=1, progress=False)
+    for key, path in tiny_data["archives"].items():
+        assert md5(path) == md5(again[key]), key
+    other = generate(tmp_path / "other", GeneratedSpec(classes=4, train_per_class=16, val_per_class=6, seed=4),
+                     workers=1, progress=False)
+    assert md5(other["train"]) != md5(tiny_data["archives"]["train"])
+
+
+def test_archives_have_the_ilsvrc_2012_layout(tiny_data):
+    spec, archives = tiny_data["spec"], tiny_data["archives"]
+    with tarfile.open(archives["train"]) as outer:
+        names = outer.getnames()
+        assert names == [f"{wnid(c)}.tar" for c in range(spec.classes)]
+        inner = tarfile.open(fileobj=outer.extractfile(names[0]))
+        assert inner.getnames()[0] == f"{wnid(0)}_1.JPEG" and len(inner.getnames()) == spec.train_per_class
+    with tarfile.open(archives["val"]) as val:
+        assert val.getnames()[0] == "ILSVRC2012_val_00000001.JPEG"
+        assert len(val.getnames()) == spec.classes * spec.val_per_class
+    id_to_wnid, words, truth = parse_devkit(archives["devkit"])
+    assert id_to_wnid == {c + 1: wnid(c) for c in range(spec.classes)}
+    assert all("generated" in w for w in words.values())  # never labelled as ImageNet
+    assert sorted(np.bincount(truth)[1:].tolist()) == [spec.val_per_class] * spec.classes
+
+
+def test_ingest_counts_and_labels(tiny_data):
+    spec, raw = tiny_data["spec"], tiny_data["raw"]
+    classes = read_classes(raw)
+    assert [c["wnid"] for c in classes] == [wnid(c) for c in range(spec.classes)]
+    for c in range(spec.classes):
+        assert len(list((raw / "train" / wnid(c)).iterdir())) == spec.train_per_class
+        assert len(list((raw / "val" / wnid(c)).iterdir())) == spec.val_per_class
+
+
+def test_quirks_are_present_like_imagenet(tiny_data):
+    modes, formats, small, large = set(), set(), 0, 0
+    for path in tiny_data["raw"].rglob("*.JPEG"):
+        with Image.open(path) as im:
+            modes.add(im.mode)
+            formats.add(im.format)
+            small += min(im.size) < 256
+            large += max(im.size) > 900
+    assert {"RGB", "L", "CMYK"} <= modes
+    assert formats == {"JPEG", "PNG"}  # one PNG named .JPEG
+    assert small > 0 and large > 0
+
+
+def _tar_with(member: tarfile.TarInfo, data: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda: tarfile.TarInfo("/etc/evil"), "absolute"),
+    (lambda: tarfile.TarInfo("../evil"), r"'\.\.'"),
+    (lambda: _link("evil", tarfile.SYMTYPE), "link"),
+    (lambda: _link("evil", tarfile.LNKTYPE), "link"),
+    (lambda: _link("evil", tarfile.CHRTYPE), "device"),
+])
+def test_unsafe_entries_are_refused(tmp_path, make, reason):
+    member = make()
+    member.size = 0
+    archive = tmp_path / "bad.tar"
+    archive.write_bytes(_tar_with(member))
+    with pytest.raises(UnsafeArchiveError, match=reason):
+        extract_to(archive, tmp_path / "out")
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "out" / "evil").exists()
+
+
+def _link(name, kind):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = "/etc/passwd"
+    return info
+
+
+def test_truncated_archive_is_a_clear_error_and_leaves_no_raw_tree(tmp_path, tiny_data):
+    archives = tiny_data["archives"]
+    cut = tmp_path / "ILSVRC2012_img_val.tar"
+    cut.write_bytes(archives["val"].read_bytes()[: archives["val"].stat().st_size // 2])
+    with pytest.raises(tarfile.ReadError, match="ILSVRC2012_img_val.tar"):
+        ingest_ilsvrc(archives["train"], cut, archives["devkit"], tmp_path / "raw", progress=False)
+    assert not (tmp_path / "raw").exists()

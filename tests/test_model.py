@@ -1,0 +1,111 @@
+"""The network of section 3.5: sizes, parameter counts, LRN, towers, initialisation."""
+
+import pytest
+import torch
+
+from alexnet_repro.models import AlexNet, AlexNetSpec, LRNSpec, TowerLRN, feature_map_sizes
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (AlexNetSpec(), 60_965_224),  # the paper's two-tower net = Caffe's bvlc_alexnet
+    (AlexNetSpec(towers=1), 62_378_344),  # same widths, no grouping
+    (AlexNetSpec(input_size=224), 60_965_224),  # 224 with conv1 pad 2 gives the same sizes
+])
+def test_parameter_counts_match_the_paper(spec, expected):
+    assert n_params(AlexNet(spec)) == expected
+
+
+def test_one_gpu_net_halves_conv1_to_conv4_and_keeps_conv5_and_fc():
+    net = AlexNet(AlexNetSpec(towers=1, half_kernels=True))
+    widths = [net.features[name].out_channels for name in ("conv1", "conv2", "conv3", "conv4", "conv5")]
+    assert widths == [48, 128, 192, 192, 256]
+    assert (net.fc6.in_features, net.fc6.out_features, net.fc7.out_features) == (9216, 4096, 4096)
+    # conv1 3*121*48+48, conv2 48*25*128+128, conv3 128*9*192+192, conv4 192*9*192+192, conv5 192*9*256+256
+    conv = 17472 + 153728 + 221376 + 331968 + 442624
+    assert n_params(net) == conv + 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
+
+
+@pytest.mark.parametrize("spec", [AlexNetSpec(), AlexNetSpec(towers=1, half_kernels=True),
+                                  AlexNetSpec(input_size=224), AlexNetSpec(pool_kernel=2, pool_stride=2)])
+def test_feature_maps_are_55_27_27_13_13_13_13_6(spec):
+    sizes = feature_map_sizes(spec)
+    assert list(sizes.values()) == [55, 27, 27, 13, 13, 13, 13, 6]
+    net = AlexNet(spec).eval()
+    x = torch.zeros(2, 3, spec.input_size, spec.input_size)
+    shapes = {}
+    for name, layer in net.features.named_children():
+        x = layer(x)
+        shapes[name] = x.shape[-1]
+    assert [shapes[k] for k in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5")] == \
+        list(sizes.values())
+    assert net.forward_features(torch.zeros(2, 3, spec.input_size, spec.input_size)).shape == (2, 4096)
+
+
+def lrn_by_formula(a, n, alpha, beta, k):
+    """b[i] = a[i] / (k + alpha * sum_{j=max(0,i-n/2)}^{min(N-1,i+n/2)} a[j]^2)^beta, read literally."""
+    channels = a.shape[1]
+    out = torch.empty_like(a)
+    for i in range(channels):
+        lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
+        out[:, i] = a[:, i] / (k + alpha * (a[:, lo:hi + 1] ** 2).sum(1)) ** beta
+    return out
+
+
+@pytest.mark.parametrize("alpha_over_n", [True, False])
+def test_lrn_matches_the_formula_with_the_papers_constants(alpha_over_n):
+    torch.manual_seed(0)
+    a = torch.randn(2, 12, 5, 5) * 30  # large enough that the normalisation matters
+    layer = TowerLRN(towers=1, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_n=alpha_over_n)
+    effective_alpha = 1e-4 / 5 if alpha_over_n else 1e-4
+    torch.testing.assert_close(layer(a), lrn_by_formula(a, 5, effective_alpha, 0.75, 2.0), rtol=1e-5, atol=1e-6)
+    # and the two conventions really differ
+    other = lrn_by_formula(a, 5, 1e-4 if alpha_over_n else 1e-4 / 5, 0.75, 2.0)
+    assert not torch.allclose(layer(a), other, rtol=1e-3)
+
+
+def test_lrn_does_not_leak_across_towers():
+    a = torch.rand(1, 8, 3, 3)
+    layer = TowerLRN(towers=2, size=5, alpha=1.0, beta=0.75, k=2.0)
+    b = a.clone()
+    b[:, 4:] *= 100  # tower 2's activity changes...
+    torch.testing.assert_close(layer(a)[:, :4], layer(b)[:, :4])  # ...tower 1's output does not
+    whole = TowerLRN(towers=1, size=5, alpha=1.0, beta=0.75, k=2.0)
+    assert not torch.allclose(whole(a)[:, :4], whole(b)[:, :4])  # without towers it would
+
+
+def test_grouped_layers_keep_towers_apart():
+    net = AlexNet(AlexNetSpec(width=0.125))
+    assert [net.features[n].groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [1, 2, 1, 2, 2]
+
+
+def test_initialisation_follows_section_5():
+    torch.manual_seed(0)
+    net = AlexNet(AlexNetSpec())
+    layers = {**{n: net.features[n] for n in ("conv1", "conv2", "conv3", "conv4", "conv5")},
+              "fc6": net.fc6, "fc7": net.fc7, "fc8": net.fc8}
+    for name, layer in layers.items():
+        assert abs(layer.weight.mean().item()) < 1e-3
+        assert layer.weight.std().item() == pytest.approx(0.01, rel=0.05), name
+        expected_bias = 1.0 if name in {"conv2", "conv4", "conv5", "fc6", "fc7"} else 0.0
+        assert torch.all(layer.bias == expected_bias), name
+    caffe = AlexNet(AlexNetSpec(init="caffe", width=0.125))
+    assert torch.all(caffe.fc6.bias == 0.1) and torch.all(caffe.features.conv1.bias == 0)
+
+
+def test_activation_and_dropout_switches():
+    tanh = AlexNet(AlexNetSpec(activation="tanh", dropout=0.0, lrn=LRNSpec(enabled=False), width=0.125))
+    kinds = {type(m).__name__ for m in tanh.modules()}
+    assert "Tanh" in kinds and "ReLU" not in kinds and "LocalResponseNorm" not in kinds
+    assert tanh.drop6.p == 0.0
+    with pytest.raises(ValueError, match="model.activation"):
+        AlexNet(AlexNetSpec(activation="sigmoid"))
+
+
+def test_width_multiplier_keeps_towers_equal():
+    net = AlexNet(AlexNetSpec(width=0.25, num_classes=10))
+    assert [net.features[n].out_channels for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [24, 64, 96, 96, 64]
+    assert net(torch.zeros(1, 3, 227, 227)).shape == (1, 10)

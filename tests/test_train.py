@@ -1,0 +1,111 @@
+"""Training: every experiment runs, the CLI as written, W&B offline, resume after a kill, DDP on 2 CPUs."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from alexnet_repro.training.run import train
+from conftest import CONF, PYTHON, ROOT, compose_train, data_overrides
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_runs_fast_dev_run(name, tiny_data, tmp_path):
+    cfg = compose_train([f"+experiment={name}", "trainer.fast_dev_run=true", *data_overrides(tiny_data)])
+    summary = train(cfg, tmp_path)
+    assert summary["global_step"] == 1
+    assert 0.0 <= summary["metrics"]["val/err_top1"] <= 1.0
+
+
+def test_cli_runs_no_lrn_exactly_as_written(tiny_data, tmp_path):
+    args = [PYTHON, "src/train.py", "+experiment=no_lrn", *data_overrides(tiny_data), "trainer.max_epochs=1",
+            "logger=none", f"hydra.run.dir={tmp_path}"]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "train_summary.json").read_text())
+    assert summary["experiment"] == "no_lrn" and summary["epochs"] == 1
+    assert (tmp_path / "checkpoints" / "best.ckpt").exists() and (tmp_path / "checkpoints" / "last.ckpt").exists()
+    saved = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=False)
+    assert saved["hyper_parameters"]["model"]["lrn"]["enabled"] is False
+
+
+def test_history_and_wandb_offline_run(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_train(["+experiment=baseline", *data_overrides(tiny_data), "trainer.max_epochs=2"])
+    summary = train(cfg, tmp_path)
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    for key in ("train/loss", "train/err_top1", "val/loss", "val/err_top1", "val/err_top5", "lr", "train/images_per_s"):
+        assert rows[-1][key] != "", key
+    assert float(rows[-1]["val/err_top1"]) == pytest.approx(summary["metrics"]["val/err_top1"])
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    wandb_file = next(runs[0].glob("*.wandb")).read_bytes()
+    for key in (b"val/err_top1", b"train/err_top1", b"conv1_filters", b"baseline"):
+        assert key in wandb_file, key  # metrics, Figure 3's kernels and the group are in the offline run
+
+
+KILLED_RUN = r"""
+import os, signal, sys
+import lightning as L
+from hydra import compose, initialize_config_dir
+from alexnet_repro.training.run import train
+
+class KillAt(L.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+with initialize_config_dir(config_dir=sys.argv[3], version_base="1.3"):
+    cfg = compose(config_name="train", overrides=sys.argv[4:])
+train(cfg, sys.argv[1], extra_callbacks=[KillAt()] if int(sys.argv[2]) else [])
+"""
+
+
+def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data, tmp_path):
+    overrides = ["+experiment=baseline", *data_overrides(tiny_data), "trainer.max_epochs=2", "logger=none",
+                 "trainer.ckpt_every_n_steps=3", "trainer.deterministic=true"]  # 8 steps/epoch, 16 in all
+
+    def run(folder, kill_at, extra=()):
+        return subprocess.run([PYTHON, "-c", KILLED_RUN, str(folder), str(kill_at), str(CONF), *overrides, *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    killed = run(tmp_path / "killed", 11)  # mid-epoch 2; last.ckpt was written at step 9
+    assert killed.returncode == -9
+    assert not (tmp_path / "killed" / "train_summary.json").exists()  # nothing looks finished
+    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 9
+    resumed = run(tmp_path / "killed", 0, [f"ckpt_path={ckpt}"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    whole = run(tmp_path / "whole", 0)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    a = json.loads((tmp_path / "killed" / "train_summary.json").read_text())
+    b = json.loads((tmp_path / "whole" / "train_summary.json").read_text())
+    assert a["global_step"] == b["global_step"] == 16
+    wa = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    wb = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for key in wb:
+        torch.testing.assert_close(wa[key], wb[key], msg=key)  # same batches, same augmentation draws
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tiny_data, tmp_path):
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    env.pop("WANDB_MODE", None)
+    args = [PYTHON, "src/train.py", "+experiment=baseline", "trainer=ddp2", "trainer.accelerator=cpu",
+            *data_overrides(tiny_data), "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
+    summary = json.loads((tmp_path / "train_summary.json").read_text())
+    # 64 images, global batch 8 = 4 per process: 8 steps per epoch, as on one device
+    assert summary["global_step"] == 16
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run
+    assert len(list(csv.DictReader(open(tmp_path / "history.csv")))) == 2
