@@ -11,7 +11,7 @@ from alexnet_repro.stage import clean_errors
 def main(cfg: DictConfig) -> None:
     with clean_errors():
         path = build_report(cfg.results_dir, cfg.data.store_dir, cfg.out_dir, cfg.baseline, cfg.bootstrap_samples,
-                            cfg.seed, cfg.data.name, cfg.profile, cfg.mode)
+                            cfg.seed, cfg.data.name, cfg.profile_name, cfg.mode)
         print(f"report written to {path} and {path.parent / 'report.html'}")
 
 

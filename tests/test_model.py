@@ -21,7 +21,7 @@ def test_parameter_counts_match_the_paper(spec, expected):
 
 def test_one_gpu_net_halves_conv1_to_conv4_and_keeps_conv5_and_fc():
     net = AlexNet(AlexNetSpec(towers=1, half_kernels=True))
-    widths = [net.features[name].out_channels for name in ("conv1", "conv2", "conv3", "conv4", "conv5")]
+    widths = [getattr(net.features, name).out_channels for name in ("conv1", "conv2", "conv3", "conv4", "conv5")]
     assert widths == [48, 128, 192, 192, 256]
     assert (net.fc6.in_features, net.fc6.out_features, net.fc7.out_features) == (9216, 4096, 4096)
     # conv1 3*121*48+48, conv2 48*25*128+128, conv3 128*9*192+192, conv4 192*9*192+192, conv5 192*9*256+256
@@ -67,6 +67,14 @@ def test_lrn_matches_the_formula_with_the_papers_constants(alpha_over_n):
     assert not torch.allclose(layer(a), other, rtol=1e-3)
 
 
+def test_lrn_equals_torch_local_response_norm_per_tower():
+    a = torch.randn(3, 16, 7, 7) * 50
+    ours = TowerLRN(towers=2, size=5, alpha=1e-4, beta=0.75, k=2.0)(a)
+    torch_lrn = torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+    expected = torch.cat([torch_lrn(a[:, :8]), torch_lrn(a[:, 8:])], dim=1)
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_lrn_does_not_leak_across_towers():
     a = torch.rand(1, 8, 3, 3)
     layer = TowerLRN(towers=2, size=5, alpha=1.0, beta=0.75, k=2.0)
@@ -79,13 +87,13 @@ def test_lrn_does_not_leak_across_towers():
 
 def test_grouped_layers_keep_towers_apart():
     net = AlexNet(AlexNetSpec(width=0.125))
-    assert [net.features[n].groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [1, 2, 1, 2, 2]
+    assert [getattr(net.features, n).groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [1, 2, 1, 2, 2]
 
 
 def test_initialisation_follows_section_5():
     torch.manual_seed(0)
     net = AlexNet(AlexNetSpec())
-    layers = {**{n: net.features[n] for n in ("conv1", "conv2", "conv3", "conv4", "conv5")},
+    layers = {**{n: getattr(net.features, n) for n in ("conv1", "conv2", "conv3", "conv4", "conv5")},
               "fc6": net.fc6, "fc7": net.fc7, "fc8": net.fc8}
     for name, layer in layers.items():
         assert abs(layer.weight.mean().item()) < 1e-3
@@ -99,7 +107,8 @@ def test_initialisation_follows_section_5():
 def test_activation_and_dropout_switches():
     tanh = AlexNet(AlexNetSpec(activation="tanh", dropout=0.0, lrn=LRNSpec(enabled=False), width=0.125))
     kinds = {type(m).__name__ for m in tanh.modules()}
-    assert "Tanh" in kinds and "ReLU" not in kinds and "LocalResponseNorm" not in kinds
+    assert "Tanh" in kinds and "ReLU" not in kinds and "TowerLRN" not in kinds
+    assert "TowerLRN" in {type(m).__name__ for m in AlexNet(AlexNetSpec(width=0.125)).modules()}
     assert tanh.drop6.p == 0.0
     with pytest.raises(ValueError, match="model.activation"):
         AlexNet(AlexNetSpec(activation="sigmoid"))
@@ -107,5 +116,5 @@ def test_activation_and_dropout_switches():
 
 def test_width_multiplier_keeps_towers_equal():
     net = AlexNet(AlexNetSpec(width=0.25, num_classes=10))
-    assert [net.features[n].out_channels for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [24, 64, 96, 96, 64]
+    assert [getattr(net.features, n).out_channels for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [24, 64, 96, 96, 64]
     assert net(torch.zeros(1, 3, 227, 227)).shape == (1, 10)

@@ -88,6 +88,7 @@ def evaluate(experiment: str, runs_dir: str | Path, out_dir: str | Path, store_d
     seed0 = next(iter(checkpoints.values())).parent.parent
     shutil.copyfile(seed0 / "history.csv", out_dir / "history.csv")
     metrics["towers"] = first.net.spec.towers
+    metrics["store_dir"] = str(store_dir)
     metrics["train_summaries"] = {seed: str(path.parent.parent / "train_summary.json") for seed, path in checkpoints.items()}
     write_json(out_dir / "metrics.json", metrics)
     return metrics

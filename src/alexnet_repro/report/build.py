@@ -229,7 +229,8 @@ def _document(metrics, histories, preds, info, fig_dir, out_dir, baseline, sampl
             cfg_path = Path(summary_path).parent / "resolved_config.yaml"
             cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
             model = cfg.get("model", {})
-            facts.append([name, s, str(len(h.get("epoch", []))), f"{h['wall_s'][-1]:.0f}" if h.get("wall_s") else "-",
+            url = json.loads(Path(summary_path).read_text()).get("wandb_url") if Path(summary_path).exists() else None
+            facts.append([f"[{name}]({url})" if url else name, s, str(len(h.get("epoch", []))), f"{h['wall_s'][-1]:.0f}" if h.get("wall_s") else "-",
                           f"{np.nanmean(h['train/images_per_s']):.0f}" if h.get("train/images_per_s") else "-",
                           f"width {model.get('width', '?')}, init {model.get('init', '?')}, batch "
                           f"{cfg.get('data', {}).get('batch_size', '?')}, lr {cfg.get('optim', {}).get('lr', '?')}"])

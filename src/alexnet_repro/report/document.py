@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,10 @@ def to_markdown(blocks: list, root: Path) -> str:
 
 
 def _inline(text: str) -> str:
-    """The little Markdown the report's prose uses: **bold** and `code`."""
+    """The little Markdown the report's prose uses: **bold**, `code` and [links](url)."""
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f"\0link{m.group(1)}\0{m.group(2)}\0", text)
     text = html.escape(text)
+    text = re.sub("\0link(.*?)\0(.*?)\0", r'<a href="\2">\1</a>', text)
     for mark, tag in (("**", "b"), ("`", "code")):
         parts = text.split(mark)
         text = "".join(p if i % 2 == 0 else f"<{tag}>{p}</{tag}>" for i, p in enumerate(parts))

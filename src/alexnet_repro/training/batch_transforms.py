@@ -37,11 +37,12 @@ def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def ten_crop(images: torch.Tensor, size: int) -> torch.Tensor:
     """Section 4.1's test-time patches: (B, C, H, W) -> (B, 10, C, size, size), in torchvision TenCrop's order:
-    top-left, top-right, bottom-left, bottom-right, centre, then the same five of the mirrored image."""
+    top-left, top-right, bottom-left, bottom-right, centre, then the same five of the mirrored image.
+    (The softmax average does not depend on the order; matching it makes the two comparable patch by patch.)"""
     h, w = images.shape[-2:]
     corners = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size), ((h - size) // 2, (w - size) // 2)]
-    patches = [images[..., t : t + size, l : l + size] for t, l in corners]
-    patches += [p.flip(-1) for p in patches]
+    mirrored = images.flip(-1)
+    patches = [source[..., t : t + size, l : l + size] for source in (images, mirrored) for t, l in corners]
     return torch.stack(patches, dim=1)
 
 

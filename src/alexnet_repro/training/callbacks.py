@@ -8,7 +8,6 @@ import time
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -39,10 +38,9 @@ class Throughput(L.Callback):
         pl_module.log("train/images_per_s", self.images / seconds)
 
 
-class EpochHistory(Checkpoint):
+class EpochHistory(L.Callback):
     """history.csv, one row per epoch, rewritten atomically: the training curves DVC plots and the report
-    draw without W&B. A `Checkpoint` subclass only so that Lightning calls it after the module's own
-    on_train_epoch_end, when the epoch's training metrics exist (as it does for ModelCheckpoint)."""
+    draw without W&B. Its rows travel in checkpoints, so a resumed run's history is whole."""
 
     def __init__(self, path):
         self.path = path

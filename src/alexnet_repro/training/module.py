@@ -42,7 +42,6 @@ class AlexNetModule(L.LightningModule):
         self.register_buffer("mean_rgb", torch.from_numpy(stats.mean_rgb)[:, None, None])
         self.register_buffer("eigenvalues", torch.from_numpy(stats.eigenvalues))
         self.register_buffer("eigenvectors", torch.from_numpy(stats.eigenvectors))
-        self.train_top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.val_top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.val_top5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
 
@@ -88,15 +87,15 @@ class AlexNetModule(L.LightningModule):
         x, y = batch
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
-        self.train_top1.update(logits.detach(), y)
-        # No .item() here: metrics stay on the device and are reduced at the epoch's end.
+        wrong = (logits.detach().argmax(1) != y).float().mean()
+        # No .item() here: values stay on the device; the epoch values are batch-size-weighted means, i.e. the
+        # exact error over the epoch's images, reduced across devices once at the epoch's end.
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(y))
+        self.log("train/err_top1", wrong, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(y))
         return loss
 
-    def on_train_epoch_end(self) -> None:
-        self.log("train/err_top1", 1.0 - self.train_top1.compute())
-        self.train_top1.reset()
-        self.log("lr", self.optimizers().param_groups[0]["lr"])  # the rate this epoch trained with
+    def on_train_epoch_start(self) -> None:
+        self.log("lr", self.optimizers().param_groups[0]["lr"])  # the rate this epoch trains with
 
     def on_validation_epoch_end(self) -> None:
         # compute() all-reduces across DDP ranks: every validation image counted once (see datamodule).

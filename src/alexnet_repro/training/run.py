@@ -48,7 +48,7 @@ def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> l
 
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
     cfg = validate(raw_cfg)
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
     resolved.pop("hydra", None)
     L.seed_everything(cfg.seed, workers=True)
@@ -74,11 +74,15 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    wandb_url = None
+    if trainer.is_global_zero and trainer.loggers and cfg.logger.backend == "wandb":
+        wandb_url = getattr(trainer.loggers[0].experiment, "url", None)  # None offline
     summary = {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
         "global_step": trainer.global_step, "metrics": metrics,
         "best_val_err_top1": None if best.best_model_score is None else float(best.best_model_score),
         "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best.best_model_path else None,
+        "wandb_url": wandb_url,
     }
     if trainer.is_global_zero and not t.fast_dev_run:
         OmegaConf.save(raw_cfg, run_dir / "resolved_config.yaml", resolve=True)

@@ -1,0 +1,101 @@
+"""Loader throughput per core: our store loader (shards, simplejpeg decode, uint8) plus the crop, flip and
+normalisation it leaves to the device (run here on the CPU, so the comparison is whole), against torchvision
+ImageFolder + PIL + RandomCrop/RandomHorizontalFlip/ToTensor/Normalize on the same 256x256 images. Both with
+num_workers=0 (one core) in the same run; both store encodings are measured. Target: >= 3x.
+
+    python bench/loader.py [--images 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from alexnet_repro.data.datamodule import StoreDataset
+from alexnet_repro.data.store import INDEX, encode_image, write_shard
+from alexnet_repro.atomic import write_json
+from alexnet_repro.training import batch_transforms as T
+
+
+def make_images(n: int) -> list[np.ndarray]:
+    from alexnet_repro.data.generate import render
+    from alexnet_repro.data.resize import resize_center
+    import io
+
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        buf = io.BytesIO()
+        render(i % 10, rng).save(buf, format="JPEG", quality=90)
+        buf.seek(0)
+        out.append(resize_center(buf))
+    return out
+
+
+def write_imagefolder(root: Path, images) -> None:
+    for i, im in enumerate(images):
+        folder = root / f"c{i % 10}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(im).save(folder / f"{i}.JPEG", quality=90)
+
+
+def write_store(root: Path, images, encoding: str) -> None:
+    root.mkdir(parents=True)
+    records = [(f"{i}.JPEG", i % 10, encode_image(im, encoding, 90)) for i, im in enumerate(images)]
+    write_shard(root, "train-00000", records)
+    write_json(root / INDEX, {"format": 1, "encoding": encoding, "image_size": 256, "quality": 90,
+                              "classes": [{"wnid": f"c{i}", "words": ""} for i in range(10)],
+                              "splits": {"train": {"shards": ["train-00000"], "count": len(images)}}})
+
+
+def rate(loader, per_batch=lambda x: x) -> float:
+    start, n = time.perf_counter(), 0
+    for images, labels in loader:
+        per_batch(images)
+        n += len(labels)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=1000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    images = make_images(args.images)
+    mean = torch.rand(3, 256, 256)
+
+    def device_side(x):  # what training does on the device, here on this one CPU core
+        x = x.float().div_(255).sub_(mean).mul_(4.0)
+        return T.random_crop_and_flip(x, 227, True).contiguous()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_imagefolder(tmp / "folder", images)
+        write_store(tmp / "jpeg", images, "jpeg")
+        write_store(tmp / "raw", images, "raw")
+        tv = transforms.Compose([transforms.RandomCrop(227), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
+                                 transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        baseline = DataLoader(datasets.ImageFolder(str(tmp / "folder"), tv), batch_size=64, shuffle=True)
+        results = {"torchvision ImageFolder + PIL": [], "ours, jpeg shards": [], "ours, raw shards": []}
+        sizes = {k: sum(f.stat().st_size for f in (tmp / k).rglob("*") if f.is_file()) for k in ("folder", "jpeg", "raw")}
+        for _ in range(3):
+            results["torchvision ImageFolder + PIL"].append(rate(baseline))
+            for enc in ("jpeg", "raw"):
+                loader = DataLoader(StoreDataset(str(tmp / enc), "train"), batch_size=64, shuffle=True)
+                results[f"ours, {enc} shards"].append(rate(loader, device_side))
+        base = max(results["torchvision ImageFolder + PIL"])
+        print(f"{args.images} images of 256x256, one core (num_workers=0, 1 torch thread), best of 3")
+        for (name, values), size in zip(results.items(), sizes.values()):
+            print(f"{name:32s} {max(values):8.1f} images/s  {max(values) / base:5.2f}x   on disk {size / 1e6:7.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

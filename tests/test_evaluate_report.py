@@ -1,0 +1,161 @@
+"""Evaluation (centre, ten patches, ensembles), the paired bootstrap, the report and the notebook."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+from torchvision.transforms import v2
+
+from alexnet_repro.data.datamodule import StoreDataset
+from alexnet_repro.evaluation.predict import CheckpointError, error_rates, load_module, predict, softmax_over_patches
+from alexnet_repro.evaluation.run import evaluate
+from alexnet_repro.report.build import build_report
+from alexnet_repro.report.stats import epochs_to_threshold, paired_bootstrap, verdict
+from alexnet_repro.training.run import train
+from conftest import ROOT, compose_train, data_overrides
+
+EXPERIMENTS = ("baseline", "tanh", "no_lrn")
+
+
+@pytest.fixture(scope="session")
+def tiny_results(tiny_data, tmp_path_factory):
+    """A small pipeline output: three experiments trained 2 epochs (baseline with 2 seeds), evaluated."""
+    root = tmp_path_factory.mktemp("pipeline")
+    for name in EXPERIMENTS:
+        for seed in ((0, 1) if name == "baseline" else (0,)):
+            cfg = compose_train([f"+experiment={name}", *data_overrides(tiny_data), "trainer.max_epochs=2",
+                                 "logger=none", f"seed={seed}"])
+            train(cfg, root / "runs" / name / f"seed{seed}")
+        evaluate(name, root / "runs" / name, root / "results" / name, str(tiny_data["store"]), batch_size=16,
+                 workers=0, features_train_max=40, progress=False)
+    return root
+
+
+def test_ten_crop_equals_softmax_averaged_over_torchvision_tencrop(tiny_results, tiny_data):
+    module = load_module(tiny_results / "runs" / "baseline" / "seed0" / "checkpoints" / "best.ckpt", torch.device("cpu"))
+    images = torch.stack([StoreDataset(str(tiny_data["store"]), "val")[i][0] for i in range(3)])
+    with torch.inference_mode():
+        ours = softmax_over_patches(module, images, "ten_crop")
+        x = module.normalize(images, train=False)
+        for i in range(3):
+            crops = torch.stack(v2.TenCrop(227)(x[i]))
+            torch.testing.assert_close(ours[i], module.net(crops).softmax(-1).mean(0))
+
+
+def test_ensemble_averages_softmax(tiny_results, tiny_data):
+    paths = [tiny_results / "runs" / "baseline" / f"seed{s}" / "checkpoints" / "best.ckpt" for s in (0, 1)]
+    modules = [load_module(p, torch.device("cpu")) for p in paths]
+    loader = DataLoader(StoreDataset(str(tiny_data["store"]), "val"), batch_size=8)
+    both, labels = predict(modules, loader, "center", torch.device("cpu"), progress=False)
+    one, _ = predict(modules[:1], loader, "center", torch.device("cpu"), progress=False)
+    two, _ = predict(modules[1:], loader, "center", torch.device("cpu"), progress=False)
+    np.testing.assert_allclose(both, (one + two) / 2, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(one, two)
+    metrics = json.loads((tiny_results / "results" / "baseline" / "metrics.json").read_text())
+    assert metrics["seeds"] == ["seed0", "seed1"]
+    assert metrics["center"] == pytest.approx(error_rates(both, labels))
+
+
+def test_error_rates():
+    probs = np.array([[0.5, 0.2, 0.1, 0.1, 0.05, 0.05, 0.0], [0.0, 0.1, 0.2, 0.3, 0.15, 0.05, 0.2]])
+    assert error_rates(probs, np.array([0, 0])) == {"err_top1": 0.5, "err_top5": 0.5}
+    assert error_rates(probs, np.array([1, 6])) == {"err_top1": 1.0, "err_top5": 0.0}
+
+
+def test_metrics_and_predictions_files(tiny_results):
+    for name in EXPERIMENTS:
+        out = tiny_results / "results" / name
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["num_images"] == 24 and set(metrics["center"]) == {"err_top1", "err_top5"}
+        lines = (out / "evaluation" / "predictions.csv").read_text().splitlines()
+        assert len(lines) == 25 and lines[0].startswith("name,label,")
+        assert (out / "history.csv").exists() and (out / "evaluation" / "fc7.npz").exists()
+
+
+def test_missing_or_foreign_checkpoint_is_a_clear_error(tmp_path, tiny_data):
+    with pytest.raises(FileNotFoundError, match="train this experiment first"):
+        evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
+    bogus = tmp_path / "bogus.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, bogus)
+    with pytest.raises(CheckpointError, match="bogus.ckpt"):
+        load_module(bogus, torch.device("cpu"))
+
+
+def test_bootstrap_identical_predictions_give_a_zero_width_interval():
+    errors = (np.arange(300) % 3 == 0).astype(float)
+    assert paired_bootstrap(errors, errors, samples=200) == (0.0, 0.0, 0.0)
+
+
+def test_bootstrap_constructed_case_has_the_known_interval():
+    n = 400
+    a = np.zeros(n)  # never wrong
+    b = (np.arange(n) % 2).astype(float)  # wrong on half the images
+    d, lo, hi = paired_bootstrap(a, b, samples=4000, seed=1)
+    half_width = 1.96 * np.sqrt(0.25 / n)  # binomial: 0.049
+    assert d == 0.5
+    assert lo == pytest.approx(0.5 - half_width, abs=0.01) and hi == pytest.approx(0.5 + half_width, abs=0.01)
+
+
+def test_bootstrap_over_seeds_widens_the_interval():
+    rng = np.random.default_rng(0)
+    a = (rng.random((1, 500)) < 0.3).astype(float)
+    b_one = (rng.random((1, 500)) < 0.35).astype(float)
+    b_seeds = np.concatenate([b_one, (rng.random((2, 500)) < 0.45).astype(float)])
+    one = paired_bootstrap(a, b_one, samples=1000)
+    many = paired_bootstrap(a, b_seeds, samples=1000)
+    assert many[2] - many[1] > one[2] - one[1]
+
+
+def test_verdicts_and_thresholds():
+    assert verdict(0.01, 0.03, 1) == "agrees"
+    assert verdict(-0.03, -0.01, 1) == "contradicts"
+    assert verdict(-0.01, 0.02, 1) == "inconclusive"
+    assert epochs_to_threshold([0.9, 0.5, 0.2], 0.25) == pytest.approx(2 + (0.5 - 0.25) / 0.3)
+    assert epochs_to_threshold([0.9, 0.5], 0.25) is None
+
+
+def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_data, tmp_path):
+    md = build_report(tiny_results / "results", tiny_data["store"], tmp_path / "reports", samples=200)
+    text = md.read_text()
+    for section in ("Table 1", "Table 2", "Ablations", "Figure 1", "Figure 3", "Figure 4", "Training curves",
+                    "Run facts", "not comparable to ImageNet"):
+        assert section in text, section
+    for number in ("37.5", "17.0", "40.7", "18.2", "38.1", "16.4", "+1.4% top-1, +1.2% top-5", "42.9", "20.9"):
+        assert number in text, number
+    assert "2 CNNs" in text  # the baseline's two seeds as an ensemble row
+    for row in ("tanh", "no_lrn"):
+        assert f"| {row} |" in text
+    figures = sorted(p.name for p in (tmp_path / "reports" / "figures").glob("*.png"))
+    assert figures == ["ablation_deltas.png", "conv1_kernels.png", "nearest_neighbours.png", "relu_vs_tanh.png",
+                       "training_curves.png"]
+    for name in figures:
+        assert f"figures/{name}" in text
+    html = (tmp_path / "reports" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 5 and "<table>" in html
+
+
+def test_report_without_a_baseline_is_a_clear_error(tiny_results, tiny_data, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(tiny_results / "results" / "tanh", results / "tanh")
+    with pytest.raises(FileNotFoundError, match="baseline"):
+        build_report(results, tiny_data["store"], tmp_path / "reports")
+    assert not (tmp_path / "reports" / "README.md").exists()
+
+
+def test_notebook_runs_against_a_small_pipeline_output(tiny_results):
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+
+    py = ROOT / "notebooks" / "explore_results.py"
+    paired = nbformat.read(ROOT / "notebooks" / "explore_results.ipynb", as_version=4)
+    notebook = jupytext.read(py)
+    assert [c.source for c in paired.cells] == [c.source for c in notebook.cells]  # the pair is in sync
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tiny_results)}}).execute()
+    outputs = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "3 experiments: baseline, no_lrn, tanh" in outputs

@@ -1,0 +1,74 @@
+"""`dvc repro` end to end on a tiny profile, in a fresh copy of the repository; then a no-op repro, and a
+change to one experiment's config that reruns exactly that experiment and the report."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def sh(*args, cwd, timeout=1200):
+    env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true"}
+    env.pop("WANDB_MODE", None)
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    work = tmp_path_factory.mktemp("repo") / "alexnet-repro"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (work / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, work / f)
+    (work / "dvc.lock").unlink(missing_ok=True)
+    shutil.rmtree(work / "reports", ignore_errors=True)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params.update(dataset="embedded_tiny", profile="tiny", experiments=["baseline", "tanh", "no_lrn"])
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.email=t@t", "-c", "user.name=t",
+                                                              "commit", "-qm", "fixture"]):
+        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
+    return work
+
+
+def test_dvc_repro_end_to_end_then_nothing_to_do(repo):
+    first = sh("dvc", "repro", cwd=repo)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for name in ("baseline", "tanh", "no_lrn"):
+        metrics = json.loads((repo / "results" / name / "metrics.json").read_text())
+        assert 0 <= metrics["ten_crop"]["err_top1"] <= 1
+        assert list((repo / "runs" / name / "seed0" / "wandb").glob("offline-run-*"))
+        assert list((repo / "results" / name / "wandb").glob("offline-run-*"))  # evaluate joins the group
+    report = (repo / "reports" / "README.md").read_text()
+    assert "no_lrn" in report and "Table 2" in report
+    start = time.perf_counter()
+    second = sh("dvc", "repro", cwd=repo)
+    assert second.returncode == 0
+    assert "Data and pipelines are up to date." in second.stdout
+    assert time.perf_counter() - start < 30
+    shown = sh("dvc", "metrics", "show", cwd=repo)
+    assert "results/baseline/metrics.json" in shown.stdout
+
+
+def test_changing_one_experiment_reruns_only_it_and_the_report(repo):
+    path = repo / "conf" / "experiment" / "no_lrn.yaml"
+    path.write_text(path.read_text() + "optim:\n  lr: 0.02\n")
+    status = sh("dvc", "status", "--json", cwd=repo)
+    assert set(json.loads(status.stdout)) == {"train@no_lrn"}
+    again = sh("dvc", "repro", cwd=repo)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    ran = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train@no_lrn", "evaluate@no_lrn", "report"}
+    resolved = yaml.safe_load((repo / "runs" / "no_lrn" / "seed0" / "resolved_config.yaml").read_text())
+    assert resolved["optim"]["lr"] == 0.02
