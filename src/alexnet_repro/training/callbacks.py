@@ -70,6 +70,23 @@ class EpochHistory(L.Callback):
         self.rows = list(state_dict.get("rows", []))
 
 
+class LastCheckpoint(L.Callback):
+    """last.ckpt, what `ckpt_path=` resumes from: every `every_n_steps` steps and at each epoch's end.
+    (ModelCheckpoint's save_last writes only when a top-k checkpoint was saved in the same step, so it lags
+    whenever validation error does not improve.) Written through AtomicCheckpointIO: never half a file."""
+
+    def __init__(self, path, every_n_steps: int):
+        self.path, self.every_n_steps = str(path), every_n_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step % self.every_n_steps == 0 and not trainer.fast_dev_run:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if not trainer.fast_dev_run and not trainer.sanity_checking:
+            trainer.save_checkpoint(self.path)
+
+
 class LogFilters(L.Callback):
     """Figure 3: the learned conv1 kernels, one mosaic per tower, logged to W&B when training ends."""
 

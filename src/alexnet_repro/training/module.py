@@ -63,6 +63,10 @@ class AlexNetModule(L.LightningModule):
         images, labels = batch
         size = self.net.spec.input_size
         if self.trainer is not None and self.trainer.training:
+            # This step's randomness (crops, flips, lighting, then dropout) is a function of (seed, step, rank)
+            # alone, so a run resumed from any checkpoint draws exactly what an uninterrupted run would have.
+            # Lightning moves the batch (this hook) before on_train_batch_start: seeding belongs here.
+            torch.manual_seed((self.hparams.seed * 1_000_003 + self.global_step) * 4096 + self.global_rank)
             x = self.normalize(images, train=True)
             if self.augment_cfg.random_crop:
                 x = T.random_crop_and_flip(x, size, self.augment_cfg.flip)
@@ -77,11 +81,6 @@ class AlexNetModule(L.LightningModule):
     # ---- steps ----------------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-    def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        # This step's randomness (crops, flips, lighting, dropout) is a function of (seed, step, rank) alone,
-        # so a run resumed from any checkpoint draws exactly what an uninterrupted run would have drawn.
-        torch.manual_seed((self.hparams.seed * 1_000_003 + self.global_step) * 4096 + self.global_rank)
 
     def training_step(self, batch, batch_idx: int):
         x, y = batch

@@ -14,7 +14,7 @@ from alexnet_repro.atomic import write_json
 from alexnet_repro.config import TrainConfig, validate
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
-from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LogFilters, Throughput
+from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
 from alexnet_repro.training.module import AlexNetModule
 
 SUMMARY = "train_summary.json"  # written last: a run folder without it did not finish
@@ -37,9 +37,7 @@ def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> l
         Throughput(),
         EpochHistory(run_dir / "history.csv"),
         best,
-        # last.ckpt every few steps too (the best callback writes it at each epoch's end), for resuming.
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", every_n_train_steps=cfg.trainer.ckpt_every_n_steps,
-                        save_top_k=0, save_last=True, enable_version_counter=False),
+        LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps),
     ]
     if cfg.logger.log_filters and cfg.logger.backend == "wandb":
         callbacks.append(LogFilters())
@@ -60,7 +58,7 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
 
     # best.ckpt by the paper's criterion, validation top-1 error.
     best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/err_top1", mode="min",
-                           save_top_k=1, save_last=True, enable_version_counter=False, auto_insert_metric_name=False)
+                           save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False)
     t = cfg.trainer
     limits = {k: v for k, v in (("limit_train_batches", t.limit_train_batches),
                                 ("limit_val_batches", t.limit_val_batches)) if v is not None}
@@ -75,8 +73,11 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     wandb_url = None
-    if trainer.is_global_zero and trainer.loggers and cfg.logger.backend == "wandb":
-        wandb_url = getattr(trainer.loggers[0].experiment, "url", None)  # None offline
+    if trainer.is_global_zero and trainer.loggers:
+        run = trainer.loggers[0].experiment
+        wandb_url = run.url if run.settings.mode == "online" else None
+        # Close the run now: the next job of a Hydra sweep (same process) must start a run of its own.
+        run.finish()
     summary = {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
         "global_step": trainer.global_step, "metrics": metrics,
