@@ -48,9 +48,12 @@ class EpochHistory(L.Callback):
         self.started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking:
             return
+        # Every rank reads: callback_metrics all-reduces the sync_dist values, a collective call.
         metrics = trainer.callback_metrics
+        if not trainer.is_global_zero:
+            return
         row = {"epoch": trainer.current_epoch, "step": trainer.global_step,
                "wall_s": round(time.perf_counter() - self.started, 3)}
         for key in HISTORY_COLUMNS[2:-1]:
