@@ -12,7 +12,8 @@ from alexnet_repro.stage import clean_errors
 def main(cfg: DictConfig) -> None:
     with clean_errors():
         metrics = evaluate(cfg.experiment_name, cfg.runs_dir, cfg.out_dir, cfg.data.store_dir, list(cfg.modes),
-                           cfg.batch_size, cfg.workers, cfg.features_train_max, cfg.device)
+                           cfg.batch_size, cfg.workers,
+                           cfg.features_train_max if cfg.experiment_name in cfg.features_for else 0, cfg.device)
         log_to_wandb(metrics, LoggerConfig(**cfg.logger), cfg.data.name, cfg.profile_name, cfg.out_dir)
         for mode in cfg.modes:
             print(f"{cfg.experiment_name} {mode}: top-1 error {metrics[mode]['err_top1']:.3f}, "

@@ -39,8 +39,13 @@ def test_ten_crop_equals_softmax_averaged_over_torchvision_tencrop(tiny_results,
     module = load_module(tiny_results / "runs" / "baseline" / "seed0" / "checkpoints" / "best.ckpt", torch.device("cpu"))
     images = torch.stack([StoreDataset(str(tiny_data["store"]), "val")[i][0] for i in range(3)])
     with torch.inference_mode():
-        ours = softmax_over_patches(module, images, "ten_crop")
+        both = softmax_over_patches(module, images)
+        ours = both["ten_crop"]
         x = module.normalize(images, train=False)
+        # the centre patch, taken from the ten, is exactly the centre crop
+        centre = module.net(x[..., 14:241, 14:241].contiguous()).softmax(-1)
+        torch.testing.assert_close(both["center"], centre)
+        torch.testing.assert_close(softmax_over_patches(module, images, ["center"])["center"], centre)
         for i in range(3):
             crops = torch.stack(v2.TenCrop(227)(x[i]))
             torch.testing.assert_close(ours[i], module.net(crops).softmax(-1).mean(0))
@@ -50,9 +55,10 @@ def test_ensemble_averages_softmax(tiny_results, tiny_data):
     paths = [tiny_results / "runs" / "baseline" / f"seed{s}" / "checkpoints" / "best.ckpt" for s in (0, 1)]
     modules = [load_module(p, torch.device("cpu")) for p in paths]
     loader = DataLoader(StoreDataset(str(tiny_data["store"]), "val"), batch_size=8)
-    both, labels = predict(modules, loader, "center", torch.device("cpu"), progress=False)
-    one, _ = predict(modules[:1], loader, "center", torch.device("cpu"), progress=False)
-    two, _ = predict(modules[1:], loader, "center", torch.device("cpu"), progress=False)
+    cpu = torch.device("cpu")
+    (both, labels), (one, _), (two, _) = [predict(m, loader, ["center"], cpu, progress=False)
+                                          for m in (modules, modules[:1], modules[1:])]
+    both, one, two = both["center"], one["center"], two["center"]
     np.testing.assert_allclose(both, (one + two) / 2, rtol=1e-5, atol=1e-6)
     assert not np.allclose(one, two)
     metrics = json.loads((tiny_results / "results" / "baseline" / "metrics.json").read_text())

@@ -20,6 +20,8 @@ class ConfigError(ValueError):
 
 @dataclass
 class LRNConfig:
+    """Section 3.3: k=2, n=5, alpha=1e-4, beta=0.75, after the ReLU of conv1 and conv2."""
+
     enabled: bool = True
     size: int = 5
     alpha: float = 1e-4
@@ -30,16 +32,16 @@ class LRNConfig:
 
 @dataclass
 class ModelConfig:
-    activation: str = "relu"
+    activation: str = "relu"  # section 3.1: relu | tanh
     lrn: LRNConfig = field(default_factory=LRNConfig)
-    pool_kernel: int = 3
+    pool_kernel: int = 3  # section 3.4: z=3, s=2 overlaps; z=2, s=2 does not
     pool_stride: int = 2
-    dropout: float = 0.5
-    towers: int = 2
-    half_kernels: bool = False
+    dropout: float = 0.5  # section 4.2, fc6 and fc7 only; 0 switches it off
+    towers: int = 2  # 2: the paper's net; 1: the same widths with no grouping
+    half_kernels: bool = False  # section 3.2's one-GPU net: half of conv1-conv4's kernels, conv5 and fc kept
     input_size: int = 227
-    width: float = 1.0
-    init: str = "paper"
+    width: float = 1.0  # scales every layer's width; < 1 for the small embedded profile
+    init: str = "paper"  # section 5: paper (biases 1) | caffe (biases 0.1) | kaiming (for small fast runs)
 
 
 @dataclass

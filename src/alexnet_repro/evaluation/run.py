@@ -55,35 +55,38 @@ def _predictions_csv(names, labels, columns: dict[str, np.ndarray]) -> bytes:
 
 
 def evaluate(experiment: str, runs_dir: str | Path, out_dir: str | Path, store_dir: str, modes=MODES,
-             batch_size: int = 100, workers: int = 2, features_train_max: int = 5000, device: str = "auto",
+             batch_size: int = 10, workers: int = 2, features_train_max: int = 5000, device: str = "auto",
              progress: bool = True) -> dict:
+    """features_train_max: training images whose fc7 features are saved (0: none, only validation's)."""
     runs_dir, out_dir, dev = Path(runs_dir), Path(out_dir), _device(device)
     checkpoints = find_checkpoints(runs_dir)
     modules = {seed: load_module(path, dev) for seed, path in checkpoints.items()}
     val = _loader(store_dir, "val", batch_size, workers)
     names = val.dataset.reader.names
     metrics = {"experiment": experiment, "seeds": list(checkpoints), "num_images": len(names), "per_seed": {}}
+    per_seed = {seed: predict([module], val, modes, dev, progress) for seed, module in modules.items()}
+    labels = next(iter(per_seed.values()))[1]
     columns: dict[str, np.ndarray] = {}
     for mode in modes:
-        probs = {}
-        for seed, module in modules.items():
-            probs[seed], labels = predict([module], val, mode, dev, progress)
-            metrics["per_seed"].setdefault(seed, {})[mode] = error_rates(probs[seed], labels)
+        for seed, (probs, _) in per_seed.items():
+            metrics["per_seed"].setdefault(seed, {})[mode] = error_rates(probs[mode], labels)
             if len(modules) > 1:
-                columns[f"{seed}_{mode}_top5"] = top5(probs[seed])
-        mean = np.mean(list(probs.values()), axis=0)  # the ensemble: averaged softmax (Table 2's "5 CNNs")
+                columns[f"{seed}_{mode}_top5"] = top5(probs[mode])
+        # The ensemble: the softmax averaged over seeds (Table 2's "5 CNNs").
+        mean = np.mean([probs[mode] for probs, _ in per_seed.values()], axis=0)
         metrics[mode] = error_rates(mean, labels)
         columns[f"{mode}_top5"] = top5(mean)
     first = next(iter(modules.values()))
-    train = _loader(store_dir, "train", batch_size, workers, features_train_max)
-    train_reader = StoreDataset(store_dir, "train").reader
-    train_idx = train.dataset.indices if isinstance(train.dataset, Subset) else list(range(len(train_reader)))
     with atomic_dir(out_dir / "evaluation") as tmp:
         (tmp / "predictions.csv").write_bytes(_predictions_csv(names, labels, columns))
-        np.savez_compressed(tmp / "fc7.npz", val=fc7_features(first, val, dev), val_labels=labels,
-                            val_names=np.array(names), train=fc7_features(first, train, dev),
-                            train_labels=train_reader.labels[train_idx],
-                            train_names=np.array([train_reader.names[i] for i in train_idx]))
+        features = {"val": fc7_features(first, val, dev), "val_labels": labels, "val_names": np.array(names)}
+        if features_train_max > 0:
+            train = _loader(store_dir, "train", batch_size, workers, features_train_max)
+            reader = StoreDataset(store_dir, "train").reader
+            idx = train.dataset.indices if isinstance(train.dataset, Subset) else list(range(len(reader)))
+            features.update(train=fc7_features(first, train, dev), train_labels=reader.labels[idx],
+                            train_names=np.array([reader.names[i] for i in idx]))
+        np.savez_compressed(tmp / "fc7.npz", **features)
         np.save(tmp / "conv1.npy", first.net.features.conv1.weight.detach().cpu().numpy())
     seed0 = next(iter(checkpoints.values())).parent.parent
     shutil.copyfile(seed0 / "history.csv", out_dir / "history.csv")

@@ -19,42 +19,26 @@ torchvision's conv1 padding of 2 instead. Both give 55-27-27-13-13-13-13-6.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from alexnet_repro.config import LRNConfig, ModelConfig
 from alexnet_repro.models.lrn import TowerLRN
 
 CONV_KERNELS = (96, 256, 384, 384, 256)  # section 3.5
 FC_UNITS = 4096  # section 3.5
 
 
-@dataclass(frozen=True)
-class LRNSpec:
-    """Section 3.3: k=2, n=5, alpha=1e-4, beta=0.75, after the ReLU of conv1 and conv2."""
-
-    enabled: bool = True
-    size: int = 5
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 2.0
-    alpha_over_n: bool = True
+# The switches of section 3-4 are config (alexnet_repro.config.ModelConfig, documented in conf/model/);
+# the spec adds what the data decides.
+LRNSpec = LRNConfig
 
 
-@dataclass(frozen=True)
-class AlexNetSpec:
+@dataclass
+class AlexNetSpec(ModelConfig):
     num_classes: int = 1000
-    activation: str = "relu"  # section 3.1: relu | tanh
-    lrn: LRNSpec = field(default_factory=LRNSpec)
-    pool_kernel: int = 3  # section 3.4: z=3, s=2 overlaps; z=2, s=2 does not
-    pool_stride: int = 2
-    dropout: float = 0.5  # section 4.2, fc6 and fc7 only; 0 switches it off
-    towers: int = 2  # 2: the paper's net; 1: the same widths with no grouping
-    half_kernels: bool = False  # section 3.2's one-GPU net: half of conv1-conv4's kernels, conv5 and fc kept
-    input_size: int = 227
-    width: float = 1.0  # scales every layer's width; < 1 for the small embedded profile
-    init: str = "paper"  # section 5: paper (biases 1) | caffe (biases 0.1) | kaiming (for small fast runs)
 
 
 def _out(size: int, kernel: int, stride: int, pad: int = 0) -> int:
@@ -99,8 +83,9 @@ def _activation(name: str) -> nn.Module:
 
 
 class AlexNet(nn.Module):
-    def __init__(self, spec: AlexNetSpec = AlexNetSpec()):
+    def __init__(self, spec: AlexNetSpec | None = None):
         super().__init__()
+        spec = spec or AlexNetSpec()
         self.spec = spec
         (c1, c2, c3, c4, c5), fc = layer_widths(spec)
         t = spec.towers

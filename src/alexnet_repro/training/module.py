@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import warnings
 
 import lightning as L
@@ -11,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from alexnet_repro.config import AugmentConfig, ModelConfig, OptimConfig
+from alexnet_repro.config import AugmentConfig, OptimConfig
 from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.models import AlexNet, AlexNetSpec, LRNSpec
 from alexnet_repro.training import batch_transforms as T
@@ -22,10 +20,9 @@ from alexnet_repro.training.schedule import LimitedPlateau
 warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
 
 
-def build_spec(model: ModelConfig, num_classes: int) -> AlexNetSpec:
-    fields = asdict(model)
-    fields["lrn"] = LRNSpec(**fields["lrn"])
-    return AlexNetSpec(num_classes=num_classes, **fields)
+def build_spec(model: dict, num_classes: int) -> AlexNetSpec:
+    """The model's hyperparameters as a checkpoint stores them (a plain dict) -> the network's spec."""
+    return AlexNetSpec(num_classes=num_classes, **{**model, "lrn": LRNSpec(**model["lrn"])})
 
 
 class AlexNetModule(L.LightningModule):
@@ -35,7 +32,7 @@ class AlexNetModule(L.LightningModule):
         self.save_hyperparameters(ignore=["stats"])
         self.augment_cfg = AugmentConfig(**augment)
         self.optim_cfg = OptimConfig(**optim)
-        self.net = AlexNet(build_spec(ModelConfig(**{**model, "lrn": model["lrn"]}), num_classes))
+        self.net = AlexNet(build_spec(model, num_classes))
         stats = stats or PixelStats.neutral()
         # Buffers: the statistics travel inside every checkpoint, so evaluation needs no other file.
         self.register_buffer("mean_image", torch.from_numpy(stats.mean_image).permute(2, 0, 1).contiguous())
