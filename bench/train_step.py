@@ -15,6 +15,7 @@ from dataclasses import asdict
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
 from alexnet_repro.config import AugmentConfig, ModelConfig, OptimConfig
 from alexnet_repro.training.module import AlexNetModule
@@ -76,7 +77,7 @@ def lightning_fit(module: AlexNetModule, data, warmup: int) -> float:
                         callbacks=[timer], limit_val_batches=0)
     module.configure_optimizers = lambda: torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9,
                                                           weight_decay=5e-4)
-    trainer.fit(module, train_dataloaders=data)
+    trainer.fit(module, train_dataloaders=DataLoader(data, batch_size=None))  # the same in-memory batches
     return timer.images / (timer.end - timer.start)
 
 

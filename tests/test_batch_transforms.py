@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 def test_crop_and_flip_take_the_requested_patch():
     x = torch.arange(2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
-    out = T.crop_and_flip(x, torch.tensor([1, 3]), torch.tensor([2, 0]), torch.tensor([False, True]), 5)
+    out = T.crop_and_flip(x, [1, 3], [2, 0], [False, True], 5)
     assert torch.equal(out[0], x[0, :, 1:6, 2:7])
     assert torch.equal(out[1], x[1, :, 3:8, 0:5].flip(-1))
 

@@ -128,7 +128,7 @@ class ShardReader:
         if self.info.encoding == "jpeg":
             return simplejpeg.decode_jpeg(data.tobytes() if not data.flags.c_contiguous else data, colorspace="RGB")
         s = self.info.image_size
-        return np.asarray(data).reshape(s, s, 3)
+        return np.array(data).reshape(s, s, 3)  # a copy: the memory map is read-only
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -10,22 +10,24 @@ from __future__ import annotations
 import torch
 
 
-def crop_and_flip(images: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor, size: int):
-    """Per-image crops in one gather: images (B, C, H, W); top, left (B,) ints; flip (B,) bool."""
-    steps = torch.arange(size, device=images.device)
-    rows = top[:, None] + steps  # (B, size)
-    cols = left[:, None] + torch.where(flip[:, None], size - 1 - steps, steps)  # (B, size), reversed if flipped
-    batch = torch.arange(images.shape[0], device=images.device)[:, None, None]
-    patches = images[batch, :, rows[:, :, None], cols[:, None, :]]  # (B, size, size, C)
-    return patches.permute(0, 3, 1, 2)
+def crop_and_flip(images: torch.Tensor, top: list[int], left: list[int], flip: list[bool], size: int):
+    """Per-image crops: images (B, C, H, W); top, left, flip: one Python value per image.
+    Slicing copies, one per image: 4x cheaper than one advanced-indexing gather on a CPU (bench in the
+    commit notes), and with host-side offsets a GPU never waits for the host."""
+    out = images.new_empty((images.shape[0], images.shape[1], size, size))
+    for b, (t, l, mirror) in enumerate(zip(top, left, flip)):
+        patch = images[b, :, t : t + size, l : l + size]
+        out[b] = patch.flip(-1) if mirror else patch
+    return out
 
 
 def random_crop_and_flip(images: torch.Tensor, size: int, flip: bool, generator=None) -> torch.Tensor:
+    """Section 4.1: a random size x size patch of each image, mirrored with probability 1/2.
+    Offsets are drawn on the host (torch's global CPU generator unless one is given)."""
     b, _, h, w = images.shape
-    dev = images.device
-    top = torch.randint(0, h - size + 1, (b,), device=dev, generator=generator)
-    left = torch.randint(0, w - size + 1, (b,), device=dev, generator=generator)
-    mirror = torch.rand(b, device=dev, generator=generator) < 0.5 if flip else torch.zeros(b, dtype=torch.bool, device=dev)
+    top = torch.randint(0, h - size + 1, (b,), generator=generator).tolist()
+    left = torch.randint(0, w - size + 1, (b,), generator=generator).tolist()
+    mirror = (torch.rand(b, generator=generator) < 0.5).tolist() if flip else [False] * b
     return crop_and_flip(images, top, left, mirror, size)
 
 
