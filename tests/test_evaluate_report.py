@@ -165,3 +165,18 @@ def test_notebook_runs_against_a_small_pipeline_output(tiny_results):
                    resources={"metadata": {"path": str(tiny_results)}}).execute()
     outputs = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "3 experiments: baseline, no_lrn, tanh" in outputs
+
+
+def test_relu_vs_tanh_uses_the_papers_level_or_a_bound(tmp_path):
+    from alexnet_repro.report.build import _relu_vs_tanh
+    from alexnet_repro.report.document import Paragraph
+
+    def history(errors):
+        return {"train/err_top1": errors, "wall_s": [10.0 * (i + 1) for i in range(len(errors))]}
+
+    both = _relu_vs_tanh(history([0.6, 0.3, 0.2]), history([0.8, 0.5, 0.4, 0.3, 0.24, 0.2]), 10, tmp_path)
+    text = next(b.text for b in both if isinstance(b, Paragraph))
+    assert "level 25.0%" in text and "ReLU reached it after 2.50 epochs" in text and "tanh after 4.83: **1.93x**" in text
+    never = _relu_vs_tanh(history([0.85, 0.7, 0.6]), history([0.9, 0.89, 0.9]), 10, tmp_path)
+    text = next(b.text for b in never if isinstance(b, Paragraph))
+    assert "level 75.0%" in text and "tanh did not reach it in 3 epochs" in text and "more than 1.3x" in text
