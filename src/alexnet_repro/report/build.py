@@ -227,7 +227,8 @@ def _document(metrics, histories, preds, info, fig_dir, out_dir, baseline, sampl
         dist = ((train_f - feats["val"][i].astype(np.float32)) ** 2).sum(1)
         order = np.argsort(dist, kind="stable")[:n_neighbours]
         guesses = [words[int(c)].replace("generated ", "") for c in top[i][f"{mode}_top5"].split()]
-        caption = f"true: {words[int(feats['val_labels'][i])].replace('generated ', '')}\n" + "\n".join(guesses)
+        caption = (f"true: {words[int(feats['val_labels'][i])].replace('generated ', '')}\ntop-5:\n"
+                   + "\n".join(f" {k + 1}. {g}" for k, g in enumerate(guesses)))
         queries.append((_thumb(val_reader, i), caption))
         near.append([_thumb(train_reader, train_pos[str(feats["train_names"][j])]) for j in order])
     blocks += [Heading("Figure 4: predictions and nearest neighbours in fc7 space"),

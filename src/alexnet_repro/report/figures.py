@@ -64,15 +64,19 @@ def conv1_kernels(weight: np.ndarray, towers: int, path: Path) -> Path:
 def nearest_neighbours(queries: list[tuple[np.ndarray, str]], neighbours: list[list[np.ndarray]], path: Path) -> Path:
     """Figure 4: each row a validation image with its top-5 predictions, then its nearest training images
     by Euclidean distance between fc7 activations."""
-    rows, cols = len(queries), 1 + max(len(n) for n in neighbours)
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.3 * rows), squeeze=False)
+    rows, cols = len(queries), 2 + max(len(n) for n in neighbours)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.6] + [1] * (cols - 1)})
     for r, ((image, caption), near) in enumerate(zip(queries, neighbours)):
-        axes[r][0].imshow(image)
-        axes[r][0].set_title(caption, fontsize=6, loc="left")
-        for c, n in enumerate(near, start=1):
+        axes[r][0].text(0, 0.5, caption, fontsize=7, va="center", ha="left", family="monospace")
+        axes[r][1].imshow(image)
+        for c, n in enumerate(near, start=2):
             axes[r][c].imshow(n)
         for ax in axes[r]:
             ax.axis("off")
+    axes[0][1].set_title("validation", fontsize=8)
+    for c in range(2, cols):
+        axes[0][c].set_title(f"neighbour {c - 1}", fontsize=8)
     return _save(fig, path)
 
 
