@@ -32,7 +32,8 @@ def repo(tmp_path_factory):
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, work / f)
     (work / "dvc.lock").unlink(missing_ok=True)
-    shutil.rmtree(work / "reports", ignore_errors=True)
+    for generated in ("reports", "results"):  # the committed full run's outputs; this run makes its own
+        shutil.rmtree(work / generated, ignore_errors=True)
     params = yaml.safe_load((work / "params.yaml").read_text())
     params.update(dataset="embedded_tiny", profile="tiny", experiments=["baseline", "tanh", "no_lrn"])
     (work / "params.yaml").write_text(yaml.safe_dump(params))
