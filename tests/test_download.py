@@ -1,6 +1,7 @@
 """Downloads over real HTTP on 127.0.0.1: streaming, resume, checksums, and the ILSVRC source end to end."""
 
 import functools
+import json
 import hashlib
 import http.server
 import threading
@@ -101,3 +102,41 @@ def test_published_checksums_are_the_official_ones():
     assert {k: v[1] for k, v in acquire_mod.ARCHIVE_META.items()} == {
         "train": "1d675b47d978889d74fa0da5fadfb00e", "val": "29b22e2961454d5413ddabcf34fc5622",
         "devkit": "fa75699e90414af021442c21a62c3abf"}
+
+
+def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
+    """Imagenette's layout (imagenette2-320/{train,val}/<wnid>/*.JPEG in a .tgz), served on loopback."""
+    import tarfile
+
+    from alexnet_repro.config import SourceConfig
+
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "imagenette2-320.tgz", "w:gz") as tgz:
+        for split in ("train", "val"):
+            tgz.add(tiny_data["raw"] / split, arcname=f"imagenette2-320/{split}")
+    handler = functools.partial(RangeHandler, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setattr(acquire_mod, "ARCHIVES", tmp_path / "archives")
+    try:
+        url = f"http://127.0.0.1:{httpd.server_port}/imagenette2-320.tgz"
+        raw = acquire_mod.acquire(SourceConfig(kind="imagenette", location=url), tmp_path / "raw", progress=False)
+    finally:
+        httpd.shutdown()
+    classes = json.loads((raw / "classes.json").read_text())
+    assert [c["wnid"] for c in classes] == sorted(p.name for p in (tiny_data["raw"] / "train").iterdir())
+    for split in ("train", "val"):
+        assert len(list((raw / split).rglob("*.JPEG"))) == len(list((tiny_data["raw"] / split).rglob("*.JPEG")))
+    assert (tmp_path / "archives" / "imagenette" / "imagenette2-320.tgz").exists()
+
+
+def test_imagenette_published_checksum_is_used():
+    from torchvision.datasets.imagenette import Imagenette
+
+    url, md5 = Imagenette._ARCHIVES["320px"]
+    assert url == "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz" and len(md5) == 32
+    import yaml
+    from conftest import CONF
+
+    assert yaml.safe_load((CONF / "data" / "imagenette.yaml").read_text())["source"]["location"] == url
