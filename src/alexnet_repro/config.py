@@ -166,7 +166,7 @@ def _range(key: str, value, low=None, high=None, low_open=False) -> None:
 
 
 def check_values(cfg: TrainConfig) -> None:
-    m, a, o, d, t = cfg.model, cfg.augment, cfg.optim, cfg.data, cfg.trainer
+    m, a, o, t = cfg.model, cfg.augment, cfg.optim, cfg.trainer  # data: check_data
     _choice("model.activation", m.activation, ("relu", "tanh"))
     _choice("model.towers", m.towers, (1, 2))
     _choice("model.input_size", m.input_size, (224, 227))

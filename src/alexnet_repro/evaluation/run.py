@@ -17,8 +17,6 @@ from alexnet_repro.atomic import atomic_dir, write_json
 from alexnet_repro.data.datamodule import StoreDataset
 from alexnet_repro.evaluation.predict import MODES, error_rates, fc7_features, load_module, predict, top5
 
-RESULT_FILES = ("metrics.json", "history.csv")
-
 
 def find_checkpoints(runs_dir: Path) -> dict[str, Path]:
     """{"seed0": .../best.ckpt, ...}: a multirun folder of seeds, or a single run folder."""
