@@ -1,20 +1,7 @@
 """Stage 2: shorter side to 256, central 256x256 crop, RGB, into a few shard files (section 2)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from alexnet_repro.config import PrepareConfig, validate
-from alexnet_repro.data.resize import build_store
-from alexnet_repro.stage import clean_errors
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="prepare")
-def main(cfg: DictConfig) -> None:
-    with clean_errors():
-        data = validate(cfg, PrepareConfig).data
-        r = data.resize
-        build_store(data.raw_dir, data.store_dir, r.encoding, r.quality, r.shard_size, r.workers, r.skip_bad)
-
+from alexnet_repro.cli import launch
+from alexnet_repro.stages.resize import main
 
 if __name__ == "__main__":
-    main()
+    launch(main)

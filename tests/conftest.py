@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+import alexnet_repro.config  # noqa: F401  (registers the schemas in Hydra's ConfigStore)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 PYTHON = sys.executable

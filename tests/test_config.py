@@ -1,12 +1,13 @@
 """Every experiment composes; bad configs stop at start with the key named."""
 
+import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from alexnet_repro.config import ConfigError, validate
+from alexnet_repro.config import ROOT_SCHEMAS, ConfigError, validate
 from conftest import CONF, PYTHON, ROOT, compose_train
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -57,23 +58,67 @@ def test_impossible_values_name_the_key(override, key):
 
 
 def test_typo_in_a_key_is_named():
-    cfg = compose_train([])
-    OmegaConf.set_struct(cfg, False)
-    cfg.model.dropuot = 0.5  # e.g. a typo inside an experiment file
+    plain = OmegaConf.to_container(compose_train([]), resolve=True)
+    plain["model"]["dropuot"] = 0.5  # e.g. a typo inside an experiment file
     with pytest.raises(ConfigError, match="model.dropuot"):
-        validate(cfg)
+        validate(plain)
+
+
+def test_a_typo_inside_a_group_file_fails_while_composing(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "typo.yaml").write_text("# @package _global_\nexperiment_name: typo\nmodel:\n  dropuot: 0.5\n")
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        with pytest.raises(Exception, match="dropuot"):
+            compose(config_name="train", overrides=["+experiment=typo"])
+
+
+def test_every_entry_point_composes_with_every_group_choice():
+    groups = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in ("data", "trainer", "logger", "profile")}
+    for name in EXPERIMENTS:
+        validate(compose_train([f"+experiment={name}"]))
+    for group, choices in groups.items():
+        for choice in choices:
+            overrides = [f"{group}={choice}"]
+            if choice == "imagefolder":
+                overrides.append("data.source.location=/some/tree")
+            validate(compose_train(overrides))
+            if group == "data":
+                for entry, schema in ROOT_SCHEMAS.items():
+                    if entry != "train":
+                        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+                            validate(compose(config_name=entry, overrides=overrides), schema)
+
+
+def test_data_paths_resolve_from_the_project_root():
+    cfg = validate(compose_train(["data=embedded_tiny"]))
+    assert cfg.data.store_dir == str(ROOT / "data" / "resized" / "embedded_tiny")
+    assert cfg.data.source.generated.classes == 4
 
 
 def run_train(*args, timeout=120):
     return subprocess.run([PYTHON, "src/train.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-def test_cli_rejects_unknown_experiment_key_and_value():
+def test_cli_rejects_unknown_experiment_key_and_value_with_exit_code_2(tmp_path):
     unknown = run_train("+experiment=no_such_thing")
-    assert unknown.returncode != 0 and "no_such_thing" in unknown.stderr
+    assert unknown.returncode == 2 and "no_such_thing" in unknown.stderr
     typo = run_train("model.dropuot=0.5")
-    assert typo.returncode != 0 and "dropuot" in typo.stderr
-    impossible = run_train("model.dropout=1.5", "hydra.run.dir=/tmp/alexnet-repro-never")
-    assert impossible.returncode != 0 and "model.dropout=1.5" in impossible.stderr
-    assert "Traceback" not in impossible.stderr
-    assert not Path("/tmp/alexnet-repro-never/train_summary.json").exists()
+    assert typo.returncode == 2 and "dropuot" in typo.stderr
+    impossible = run_train("model.dropout=1.5", f"hydra.run.dir={tmp_path}")
+    assert impossible.returncode == 2 and "model.dropout=1.5" in impossible.stderr
+    assert "Traceback" not in impossible.stderr and len(impossible.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "train_summary.json").exists()
+
+
+@pytest.mark.parametrize("script, override, key", [
+    ("evaluate", "batch_size=0", "batch_size=0"),
+    ("report", "mode=nine_crop", "mode='nine_crop'"),
+    ("pca", "data.pca.workers=0", "data.pca.workers=0"),
+    ("evaluate", "modez=[center]", "modez"),
+])
+def test_every_entry_point_names_a_bad_key_in_one_line(script, override, key):
+    result = subprocess.run([PYTHON, f"src/{script}.py", override], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert key in result.stderr and "Traceback" not in result.stderr

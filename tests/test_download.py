@@ -90,10 +90,11 @@ def test_ilsvrc_source_over_http(server, tiny_data, tmp_path, monkeypatch):
     the generated archives' own."""
     meta = {k: (p.name, md5(p)) for k, p in tiny_data["archives"].items()}
     monkeypatch.setattr(acquire_mod, "ARCHIVE_META", meta)
-    monkeypatch.setattr(acquire_mod, "ARCHIVES", tmp_path / "archives")
     from alexnet_repro.config import SourceConfig
 
-    raw = acquire_mod.acquire(SourceConfig(kind="ilsvrc", location=server), tmp_path / "raw", progress=False)
+    source = SourceConfig(kind="ilsvrc", location=server, verify_md5=True, download_dir=str(tmp_path / "archives"))
+    raw = acquire_mod.acquire(source, tmp_path / "raw", progress=False)
+    assert sorted(p.name for p in (tmp_path / "archives").iterdir()) == sorted(n for n, _ in meta.values())
     assert sorted(p.name for p in (raw / "train").iterdir()) == sorted(p.name for p in (tiny_data["raw"] / "train").iterdir())
     assert len(list((raw / "val").rglob("*.JPEG"))) == len(list((tiny_data["raw"] / "val").rglob("*.JPEG")))
 
@@ -118,10 +119,10 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     handler = functools.partial(RangeHandler, directory=str(served))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    monkeypatch.setattr(acquire_mod, "ARCHIVES", tmp_path / "archives")
     try:
         url = f"http://127.0.0.1:{httpd.server_port}/imagenette2-320.tgz"
-        raw = acquire_mod.acquire(SourceConfig(kind="imagenette", location=url), tmp_path / "raw", progress=False)
+        source = SourceConfig(kind="imagenette", location=url, verify_md5=True, download_dir=str(tmp_path / "dl"))
+        raw = acquire_mod.acquire(source, tmp_path / "raw", progress=False)
     finally:
         httpd.shutdown()
     classes = json.loads((raw / "classes.json").read_text())

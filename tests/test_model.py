@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from alexnet_repro.models import AlexNet, AlexNetSpec, LRNSpec, TowerLRN, feature_map_sizes
+from alexnet_repro.models import AlexNet, AlexNetConfig, LRNConfig, TowerLRN, feature_map_sizes
 
 
 def n_params(model):
@@ -11,16 +11,16 @@ def n_params(model):
 
 
 @pytest.mark.parametrize("spec, expected", [
-    (AlexNetSpec(), 60_965_224),  # the paper's two-tower net = Caffe's bvlc_alexnet
-    (AlexNetSpec(towers=1), 62_378_344),  # same widths, no grouping
-    (AlexNetSpec(input_size=224), 60_965_224),  # 224 with conv1 pad 2 gives the same sizes
+    (AlexNetConfig(), 60_965_224),  # the paper's two-tower net = Caffe's bvlc_alexnet
+    (AlexNetConfig(towers=1), 62_378_344),  # same widths, no grouping
+    (AlexNetConfig(input_size=224), 60_965_224),  # 224 with conv1 pad 2 gives the same sizes
 ])
 def test_parameter_counts_match_the_paper(spec, expected):
     assert n_params(AlexNet(spec)) == expected
 
 
 def test_one_gpu_net_halves_conv1_to_conv4_and_keeps_conv5_and_fc():
-    net = AlexNet(AlexNetSpec(towers=1, half_kernels=True))
+    net = AlexNet(AlexNetConfig(towers=1, half_kernels=True))
     widths = [getattr(net.features, name).out_channels for name in ("conv1", "conv2", "conv3", "conv4", "conv5")]
     assert widths == [48, 128, 192, 192, 256]
     assert (net.fc6.in_features, net.fc6.out_features, net.fc7.out_features) == (9216, 4096, 4096)
@@ -29,8 +29,8 @@ def test_one_gpu_net_halves_conv1_to_conv4_and_keeps_conv5_and_fc():
     assert n_params(net) == conv + 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
 
 
-@pytest.mark.parametrize("spec", [AlexNetSpec(), AlexNetSpec(towers=1, half_kernels=True),
-                                  AlexNetSpec(input_size=224), AlexNetSpec(pool_kernel=2, pool_stride=2)])
+@pytest.mark.parametrize("spec", [AlexNetConfig(), AlexNetConfig(towers=1, half_kernels=True),
+                                  AlexNetConfig(input_size=224), AlexNetConfig(pool_kernel=2, pool_stride=2)])
 def test_feature_maps_are_55_27_27_13_13_13_13_6(spec):
     sizes = feature_map_sizes(spec)
     assert list(sizes.values()) == [55, 27, 27, 13, 13, 13, 13, 6]
@@ -86,13 +86,13 @@ def test_lrn_does_not_leak_across_towers():
 
 
 def test_grouped_layers_keep_towers_apart():
-    net = AlexNet(AlexNetSpec(width=0.125))
+    net = AlexNet(AlexNetConfig(width=0.125))
     assert [getattr(net.features, n).groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [1, 2, 1, 2, 2]
 
 
 def test_initialisation_follows_section_5():
     torch.manual_seed(0)
-    net = AlexNet(AlexNetSpec())
+    net = AlexNet(AlexNetConfig())
     layers = {**{n: getattr(net.features, n) for n in ("conv1", "conv2", "conv3", "conv4", "conv5")},
               "fc6": net.fc6, "fc7": net.fc7, "fc8": net.fc8}
     for name, layer in layers.items():
@@ -100,21 +100,60 @@ def test_initialisation_follows_section_5():
         assert layer.weight.std().item() == pytest.approx(0.01, rel=0.05), name
         expected_bias = 1.0 if name in {"conv2", "conv4", "conv5", "fc6", "fc7"} else 0.0
         assert torch.all(layer.bias == expected_bias), name
-    caffe = AlexNet(AlexNetSpec(init="caffe", width=0.125))
+    caffe = AlexNet(AlexNetConfig(init="caffe", width=0.125))
     assert torch.all(caffe.fc6.bias == 0.1) and torch.all(caffe.features.conv1.bias == 0)
 
 
 def test_activation_and_dropout_switches():
-    tanh = AlexNet(AlexNetSpec(activation="tanh", dropout=0.0, lrn=LRNSpec(enabled=False), width=0.125))
+    tanh = AlexNet(AlexNetConfig(activation="tanh", dropout=0.0, lrn=LRNConfig(enabled=False), width=0.125))
     kinds = {type(m).__name__ for m in tanh.modules()}
     assert "Tanh" in kinds and "ReLU" not in kinds and "TowerLRN" not in kinds
-    assert "TowerLRN" in {type(m).__name__ for m in AlexNet(AlexNetSpec(width=0.125)).modules()}
+    assert "TowerLRN" in {type(m).__name__ for m in AlexNet(AlexNetConfig(width=0.125)).modules()}
     assert tanh.drop6.p == 0.0
-    with pytest.raises(ValueError, match="model.activation"):
-        AlexNet(AlexNetSpec(activation="sigmoid"))
+    with pytest.raises(ValueError, match="activation='sigmoid'"):
+        AlexNet(AlexNetConfig(activation="sigmoid"))
 
 
 def test_width_multiplier_keeps_towers_equal():
-    net = AlexNet(AlexNetSpec(width=0.25, num_classes=10))
+    net = AlexNet(AlexNetConfig(width=0.25, num_classes=10))
     assert [getattr(net.features, n).out_channels for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [24, 64, 96, 96, 64]
     assert net(torch.zeros(1, 3, 227, 227)).shape == (1, 10)
+
+
+def test_the_factory_builds_the_papers_net_and_models_import_only_torch():
+    import ast
+    from pathlib import Path
+
+    from alexnet_repro.models import alexnet, export_config
+
+    net = alexnet(1000)
+    assert n_params(net) == 60_965_224
+    assert n_params(alexnet(1000, towers=1)) == 62_378_344
+    rebuilt = AlexNet(AlexNetConfig(**export_config(net)))
+    assert n_params(rebuilt) == 60_965_224 and rebuilt.spec == net.spec
+    folder = Path(__file__).resolve().parents[1] / "src" / "alexnet_repro" / "models"
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module if node.module.startswith("alexnet_repro") else node.module.split(".")[0])
+    outside = {m for m in imported if m not in {"torch", "__future__", "collections", "dataclasses", "typing"}
+               and not m.startswith("alexnet_repro.models")}
+    assert not outside, f"models/ must import only torch and the standard library, found {outside}"
+
+
+def test_pre_logits_are_fc7_and_logits_follow():
+    net = AlexNet(AlexNetConfig(width=0.125, num_classes=7)).eval()
+    x = torch.randn(2, 3, 227, 227)
+    fc7 = net.forward_features(x)
+    assert torch.equal(net.forward_head(fc7, pre_logits=True), fc7)
+    torch.testing.assert_close(net.forward_head(fc7), net(x))
+
+
+@pytest.mark.parametrize("switch, field", [(dict(dropout=1.0), "dropout"), (dict(towers=3), "towers"),
+                                           (dict(lrn=dict(k=0.0)), "lrn.k"), (dict(pool_stride=4), "pool_stride")])
+def test_impossible_model_configs_name_the_field(switch, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        AlexNetConfig(**switch)

@@ -11,12 +11,9 @@ from torchvision.datasets.imagenette import Imagenette
 
 from alexnet_repro.config import SourceConfig
 from alexnet_repro.data.download import fetch
-from alexnet_repro.data.generate import GeneratedSpec, generate
+from alexnet_repro.data.generate import generate
 from alexnet_repro.data.ilsvrc import ingest_ilsvrc, ingest_imagefolder
 from alexnet_repro.data.safe_tar import extract_to
-
-ARCHIVES = Path("data/archives")
-
 
 def _is_url(location: str) -> bool:
     return urlparse(location).scheme in ("http", "https", "file")
@@ -38,17 +35,15 @@ def fetch_ilsvrc(location: str, dest_dir: Path, verify_md5: bool, progress: bool
 def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
     raw_dir = Path(raw_dir)
     if source.kind == "embedded":
-        g = source.generated
-        paths = generate(source.location, GeneratedSpec(g.classes, g.train_per_class, g.val_per_class, g.seed),
-                         workers=workers, progress=progress)
+        paths = generate(source.location, source.generated, workers=workers, progress=progress)
         return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "ilsvrc":
-        paths = fetch_ilsvrc(source.location, ARCHIVES / "imagenet", source.verify_md5, progress)
+        paths = fetch_ilsvrc(source.location, Path(source.download_dir), source.verify_md5, progress)
         return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "imagenette":
         md5 = {url: md5 for url, md5 in Imagenette._ARCHIVES.values()}.get(source.location)
         name = Path(urlparse(source.location).path).name
-        archive = fetch(source.location, ARCHIVES / "imagenette" / name, md5 if source.verify_md5 else None, progress)
+        archive = fetch(source.location, Path(source.download_dir) / name, md5 if source.verify_md5 else None, progress)
         words = {w: ", ".join(names) for w, names in Imagenette._WNID_TO_CLASS.items()}
         with tempfile.TemporaryDirectory(dir=raw_dir.parent if raw_dir.parent.exists() else None) as tmp:
             extract_to(archive, Path(tmp))

@@ -1,8 +1,9 @@
 """The training DataModule over the resized store.
 
 Workers only read and decode: they yield uint8 (3, 256, 256) images and labels. Crops, reflections,
-lighting and mean subtraction run on the batch on the device (training/batch_transforms.py), so the
-ten-crop evaluation and training share one implementation and the CPU does the least work per image.
+lighting and mean subtraction run on the batch on the device (transforms.py's presets, applied in
+`on_after_batch_transfer`), so evaluation and training share one implementation and the CPU does the least
+work per image.
 
 Distributed sampling is done here, not by Lightning (`use_distributed_sampler=False`):
 - training: one permutation per epoch (seeded by seed + epoch), padded to a multiple of the world size and
@@ -21,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet_repro.data.store import ShardReader, read_info
+from alexnet_repro.transforms import EvalPreset, TrainPreset
 
 
 class StoreDataset(Dataset):
@@ -90,10 +92,23 @@ class ResumableLoader(DataLoader):
 
 
 class StoreDataModule(L.LightningDataModule):
-    def __init__(self, store_dir: str, batch_size: int = 128, workers: int = 2, seed: int = 0):
+    def __init__(self, store_dir: str, train_preset: TrainPreset, eval_preset: EvalPreset, batch_size: int = 128,
+                 workers: int = 2, seed: int = 0):
         super().__init__()
         self.store_dir, self.batch_size, self.workers, self.seed = store_dir, batch_size, workers, seed
+        self.train_preset, self.eval_preset = train_preset, eval_preset
         self.info = read_info(store_dir)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int = 0):
+        images, labels = batch
+        trainer = self.trainer
+        if trainer is not None and trainer.training:
+            # This step's randomness (crops, flips, lighting, then dropout) is a function of (seed, step, rank)
+            # alone, so a run resumed from any checkpoint draws exactly what an uninterrupted run would have.
+            # Lightning moves the batch (this hook) before on_train_batch_start: seeding belongs here.
+            torch.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 4096 + trainer.global_rank)
+            return self.train_preset.to(images.device)(images), labels
+        return self.eval_preset.to(images.device)(images), labels
 
     @property
     def num_classes(self) -> int:

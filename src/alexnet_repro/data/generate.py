@@ -34,7 +34,7 @@ TEXTURES = ("stripes", "dots", "checker", "waves", "grid", "rings", "zigzag", "s
 TRAIN_TAR, VAL_TAR, DEVKIT_TAR = "ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz"
 
 
-@dataclass(frozen=True)
+@dataclass
 class GeneratedSpec:
     classes: int = 10
     train_per_class: int = 130

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -25,6 +26,7 @@ from alexnet_repro.data.ilsvrc import IMAGE_SUFFIXES, read_classes
 from alexnet_repro.data.store import INDEX, encode_image, shard_is_complete, shard_stem, write_shard
 
 SIZE = 256
+log = logging.getLogger(__name__)
 
 
 class BadImageError(ValueError):
@@ -157,7 +159,7 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
                 skipped += bad
                 bar.update(n)
     for message in skipped:
-        print(f"skipped {message}")
+        log.warning("skipped %s", message)
     for split, entry in splits.items():
         entry["count"] = sum(len(json.loads((store_dir / f"{s}.json").read_text())["names"]) for s in entry["shards"])
     index = {"format": 1, "encoding": encoding, "image_size": SIZE, "quality": quality, "classes": classes,

@@ -10,6 +10,7 @@ exists; index.json is written last, so a store is finished exactly when index.js
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,14 @@ def read_info(folder: str | Path) -> StoreInfo:
         raise FileNotFoundError(f"{index} does not exist: run the resize stage first (`dvc repro resize`)")
     meta = json.loads(index.read_text())
     return StoreInfo(folder, meta["encoding"], meta["image_size"], meta["classes"], meta["splits"])
+
+
+def fingerprint(folder: str | Path) -> str:
+    """Identifies a finished store's content: the hash of its index, which lists every shard and class."""
+    index = Path(folder) / INDEX
+    if not index.exists():
+        raise FileNotFoundError(f"{index} does not exist: run the resize stage first (`dvc repro resize`)")
+    return hashlib.sha256(index.read_bytes()).hexdigest()[:16]
 
 
 class ShardReader:

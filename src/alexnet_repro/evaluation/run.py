@@ -1,32 +1,31 @@
-"""evaluate(cfg): error rates of an experiment's checkpoint(s), per seed and as an ensemble, centre and
-ten-crop; per-image top-5 predictions; fc7 features and conv1 kernels for the report's figures."""
+"""evaluate(): error rates of an experiment's finished runs, per seed and as an ensemble, centre and ten-crop,
+written as one ExperimentResult (results.py) with everything the report and the notebook need."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from alexnet_repro.atomic import atomic_dir, write_json
+from alexnet_repro import provenance, results
+from alexnet_repro.config import MODES
 from alexnet_repro.data.datamodule import StoreDataset
-from alexnet_repro.evaluation.predict import MODES, error_rates, fc7_features, load_module, predict, top5
+from alexnet_repro.data.store import fingerprint, read_info
+from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
+from alexnet_repro.export import FILENAME, ExportError, ExportedModel, load_model
 
 
-def find_checkpoints(runs_dir: Path) -> dict[str, Path]:
-    """{"seed0": .../best.ckpt, ...}: a multirun folder of seeds, or a single run folder."""
-    seeds = {p.parent.parent.name: p for p in sorted(runs_dir.glob("*/checkpoints/best.ckpt"))}
-    single = runs_dir / "checkpoints" / "best.ckpt"
-    if not seeds and single.exists():
-        seeds = {"run": single}
-    if not seeds:
-        raise FileNotFoundError(f"no checkpoints/best.ckpt under {runs_dir}: train this experiment first")
-    return seeds
+def find_models(runs_dir: Path) -> dict[str, Path]:
+    """{"seed0": .../model.pt, ...}: a folder of finished seed runs, or a single finished run folder."""
+    found = {p.parent.name: p for p in sorted(runs_dir.glob(f"*/{FILENAME}"))}
+    if not found and (runs_dir / FILENAME).exists():
+        found = {"run": runs_dir / FILENAME}
+    if not found:
+        raise FileNotFoundError(f"no {FILENAME} under {runs_dir}: train this experiment first")
+    return found
 
 
 def _device(name: str) -> torch.device:
@@ -43,70 +42,74 @@ def _loader(store: str, split: str, batch_size: int, workers: int, limit: int | 
     return DataLoader(dataset, batch_size=batch_size, num_workers=workers, shuffle=False)
 
 
-def _predictions_csv(names, labels, columns: dict[str, np.ndarray]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["name", "label", *columns])
-    for i, (name, label) in enumerate(zip(names, labels)):
-        writer.writerow([name, int(label), *(" ".join(map(str, col[i])) for col in columns.values())])
-    return buffer.getvalue().encode()
+def load_matching(path: Path, store_dir: str, device: torch.device) -> ExportedModel:
+    """An exported model, refused when it was trained on other classes than the store holds."""
+    model = load_model(path, device)
+    classes = read_info(store_dir).classes
+    if [c["wnid"] for c in model.classes] != [c["wnid"] for c in classes]:
+        raise ExportError(f"{path} was trained on {len(model.classes)} classes that are not the "
+                          f"{len(classes)} classes of the store {store_dir}")
+    return model
+
+
+def _features(model: ExportedModel, store_dir: str, val: DataLoader, labels: np.ndarray, names: list[str],
+              batch_size: int, workers: int, train_max: int, device: torch.device) -> dict[str, np.ndarray]:
+    """fc7 activations for Figure 4: all validation images, and up to train_max training images."""
+    out = {"val": fc7_features(model, val, device), "val_labels": labels, "val_names": np.array(names)}
+    if train_max > 0:
+        train = _loader(store_dir, "train", batch_size, workers, train_max)
+        reader = StoreDataset(store_dir, "train").reader
+        idx = train.dataset.indices if isinstance(train.dataset, Subset) else list(range(len(reader)))
+        out.update(train=fc7_features(model, train, device), train_labels=reader.labels[idx],
+                   train_names=np.array([reader.names[i] for i in idx]))
+    return out
 
 
 def evaluate(experiment: str, runs_dir: str | Path, out_dir: str | Path, store_dir: str, modes=MODES,
              batch_size: int = 10, workers: int = 2, features_train_max: int = 5000, device: str = "auto",
-             progress: bool = True) -> dict:
+             progress: bool = True, dataset: str = "", profile: str = "") -> results.ExperimentResult:
     """features_train_max: training images whose fc7 features are saved (0: none, only validation's)."""
-    runs_dir, out_dir, dev = Path(runs_dir), Path(out_dir), _device(device)
-    checkpoints = find_checkpoints(runs_dir)
-    modules = {seed: load_module(path, dev) for seed, path in checkpoints.items()}
+    runs_dir, dev = Path(runs_dir), _device(device)
+    paths = find_models(runs_dir)
+    models = {seed: load_matching(path, store_dir, dev) for seed, path in paths.items()}
+    runs = {seed: results.load_run(path.parent) for seed, path in paths.items()}
     val = _loader(store_dir, "val", batch_size, workers)
     names = val.dataset.reader.names
-    metrics = {"experiment": experiment, "seeds": list(checkpoints), "num_images": len(names), "per_seed": {}}
-    per_seed = {seed: predict([module], val, modes, dev, progress) for seed, module in modules.items()}
+    per_seed = {seed: predict([model], val, modes, dev, progress) for seed, model in models.items()}
     labels = next(iter(per_seed.values()))[1]
-    columns: dict[str, np.ndarray] = {}
+    seeds = list(models)
+    metrics: dict = {"experiment": experiment, "seeds": seeds, "num_images": len(names), "per_seed": {}}
+    best5, ensemble5 = {}, {}
     for mode in modes:
-        for seed, (probs, _) in per_seed.items():
-            metrics["per_seed"].setdefault(seed, {})[mode] = error_rates(probs[mode], labels)
-            if len(modules) > 1:
-                columns[f"{seed}_{mode}_top5"] = top5(probs[mode])
+        best5[mode] = np.stack([top5(per_seed[s][0][mode]) for s in seeds])
+        for seed, classes in zip(seeds, best5[mode]):
+            metrics["per_seed"].setdefault(seed, {})[mode] = error_rates(classes, labels)
         # The ensemble: the softmax averaged over seeds (Table 2's "5 CNNs").
-        mean = np.mean([probs[mode] for probs, _ in per_seed.values()], axis=0)
-        metrics[mode] = error_rates(mean, labels)
-        columns[f"{mode}_top5"] = top5(mean)
-    first = next(iter(modules.values()))
-    with atomic_dir(out_dir / "evaluation") as tmp:
-        (tmp / "predictions.csv").write_bytes(_predictions_csv(names, labels, columns))
-        features = {"val": fc7_features(first, val, dev), "val_labels": labels, "val_names": np.array(names)}
-        if features_train_max > 0:
-            train = _loader(store_dir, "train", batch_size, workers, features_train_max)
-            reader = StoreDataset(store_dir, "train").reader
-            idx = train.dataset.indices if isinstance(train.dataset, Subset) else list(range(len(reader)))
-            features.update(train=fc7_features(first, train, dev), train_labels=reader.labels[idx],
-                            train_names=np.array([reader.names[i] for i in idx]))
-        np.savez_compressed(tmp / "fc7.npz", **features)
-        np.save(tmp / "conv1.npy", first.net.features.conv1.weight.detach().cpu().numpy())
-    seed0 = next(iter(checkpoints.values())).parent.parent
-    shutil.copyfile(seed0 / "history.csv", out_dir / "history.csv")
-    metrics["towers"] = first.net.spec.towers
-    metrics["store_dir"] = str(store_dir)
-    metrics["train_summaries"] = {seed: str(path.parent.parent / "train_summary.json") for seed, path in checkpoints.items()}
-    write_json(out_dir / "metrics.json", metrics)
-    return metrics
+        ensemble5[mode] = top5(np.mean([per_seed[s][0][mode] for s in seeds], axis=0))
+        metrics[mode] = error_rates(ensemble5[mode], labels)
+    first = models[seeds[0]]
+    result = results.ExperimentResult(
+        experiment, dataset, profile, seeds, labels, list(names), best5, ensemble5, metrics, runs,
+        first.classes, first.net.spec.towers, provenance.collect(fingerprint(store_dir)),
+        first.net.features.conv1.weight.detach().cpu().numpy(),
+        _features(first, store_dir, val, labels, names, batch_size, workers, features_train_max, dev))
+    results.write(out_dir, result)
+    return result
 
 
-def log_to_wandb(metrics: dict, logger_cfg, data_name: str, profile: str, out_dir: Path) -> None:
+def log_to_wandb(result: results.ExperimentResult, logger_cfg, out_dir: str | Path) -> None:
     """The evaluate job joins its experiment's W&B group, so grouped tables compare ablations directly."""
     if logger_cfg.backend != "wandb":
         return
     import wandb
 
-    run = wandb.init(project=logger_cfg.project, entity=logger_cfg.entity, group=metrics["experiment"],
-                     job_type="evaluate", name=f"{metrics['experiment']}-evaluate",
-                     tags=[f"data:{data_name}", f"profile:{profile}"], dir=str(out_dir),
-                     mode=os.environ.get("WANDB_MODE", logger_cfg.mode), config={"experiment": metrics["experiment"]})
+    group = f"{result.dataset}/{result.profile}/{result.experiment}"
+    run = wandb.init(project=logger_cfg.project, entity=logger_cfg.entity, group=group, job_type="evaluate",
+                     name=f"{result.experiment}-evaluate", tags=[f"data:{result.dataset}", f"profile:{result.profile}"],
+                     dir=str(out_dir), mode=os.environ.get("WANDB_MODE", logger_cfg.mode),
+                     config={"experiment": result.experiment, "seeds": result.seeds})
     for mode in MODES:
-        if mode in metrics:
-            for key, value in metrics[mode].items():
+        if mode in result.metrics:
+            for key, value in result.metrics[mode].items():
                 run.summary[f"eval/{mode}/{key}"] = value
     run.finish()

@@ -19,26 +19,71 @@ torchvision's conv1 padding of 2 instead. Both give 55-27-27-13-13-13-13-6.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
-from alexnet_repro.config import LRNConfig, ModelConfig
 from alexnet_repro.models.lrn import TowerLRN
 
 CONV_KERNELS = (96, 256, 384, 384, 256)  # section 3.5
 FC_UNITS = 4096  # section 3.5
+ACTIVATIONS = ("relu", "tanh")  # section 3.1
+INITS = ("paper", "caffe", "kaiming")  # section 5 (biases 1), Caffe's reference (biases 0.1), Kaiming's
 
 
-# The switches of section 3-4 are config (alexnet_repro.config.ModelConfig, documented in conf/model/);
-# the spec adds what the data decides.
-LRNSpec = LRNConfig
+def _require(ok: bool, field: str, value, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"{field}={value!r} is impossible; {allowed}")
 
 
 @dataclass
-class AlexNetSpec(ModelConfig):
+class LRNConfig:
+    """Section 3.3: k=2, n=5, alpha=1e-4, beta=0.75, after the ReLU of conv1 and conv2, within each tower.
+    alpha_over_n: cuda-convnet/Caffe/PyTorch divide alpha by n (default); False reads the formula literally."""
+
+    enabled: bool = True
+    size: int = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+    alpha_over_n: bool = True
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.size <= 64, "lrn.size", self.size, "it must lie in [1, 64]")
+        _require(self.alpha >= 0, "lrn.alpha", self.alpha, "it must be >= 0")
+        _require(self.k > 0, "lrn.k", self.k, "it must be > 0")
+
+
+@dataclass
+class AlexNetConfig:
+    """Every switch of sections 3-5, with the paper's values as defaults (nanoGPT's GPTConfig style)."""
+
     num_classes: int = 1000
+    activation: str = "relu"  # section 3.1: relu | tanh
+    lrn: LRNConfig = field(default_factory=LRNConfig)
+    pool_kernel: int = 3  # section 3.4: z=3, s=2 overlaps; z=2, s=2 does not
+    pool_stride: int = 2
+    dropout: float = 0.5  # section 4.2, fc6 and fc7 only; 0 switches it off
+    towers: int = 2  # 2: the paper's grouped net; 1: the same widths with no grouping
+    half_kernels: bool = False  # section 3.2's one-GPU net: half of conv1-conv4's kernels, conv5 and fc kept
+    input_size: int = 227  # 227 (pad 0, cuda-convnet) or 224 (conv1 pad 2, torchvision)
+    width: float = 1.0  # scales every layer's width; < 1 for the small embedded profile
+    init: str = "paper"  # section 5: paper (biases 1) | caffe (biases 0.1) | kaiming (for small fast runs)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lrn, dict):
+            self.lrn = LRNConfig(**self.lrn)
+        _require(self.num_classes >= 1, "num_classes", self.num_classes, "it must be >= 1")
+        _require(self.activation in ACTIVATIONS, "activation", self.activation, f"choose one of {list(ACTIVATIONS)}")
+        _require(self.towers in (1, 2), "towers", self.towers, "choose 1 or 2")
+        _require(self.input_size in (224, 227), "input_size", self.input_size, "choose 224 or 227")
+        _require(self.init in INITS, "init", self.init, f"choose one of {list(INITS)}")
+        _require(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "it must lie in [0, 1)")
+        _require(0.0 < self.width <= 4.0, "width", self.width, "it must lie in (0, 4]")
+        _require(1 <= self.pool_kernel <= 7, "pool_kernel", self.pool_kernel, "it must lie in [1, 7]")
+        _require(1 <= self.pool_stride <= self.pool_kernel, "pool_stride", self.pool_stride,
+                 "it must lie in [1, pool_kernel]")
 
 
 def _out(size: int, kernel: int, stride: int, pad: int = 0) -> int:
@@ -50,10 +95,10 @@ def conv1_padding(input_size: int) -> int:
         return 0
     if input_size == 224:
         return 2  # torchvision's choice, so that 224 also gives 55x55
-    raise ValueError(f"model.input_size must be 227 or 224, got {input_size}")
+    raise ValueError(f"input_size must be 227 or 224, got {input_size}")
 
 
-def feature_map_sizes(spec: AlexNetSpec) -> dict[str, int]:
+def feature_map_sizes(spec: AlexNetConfig) -> dict[str, int]:
     """Spatial side of each layer's output: 55, 27, 27, 13, 13, 13, 13, 6 for the paper's net."""
     s1 = _out(spec.input_size, 11, 4, conv1_padding(spec.input_size))
     p1 = _out(s1, spec.pool_kernel, spec.pool_stride)
@@ -62,7 +107,7 @@ def feature_map_sizes(spec: AlexNetSpec) -> dict[str, int]:
     return {"conv1": s1, "pool1": p1, "conv2": p1, "pool2": p2, "conv3": p2, "conv4": p2, "conv5": p2, "pool5": p5}
 
 
-def layer_widths(spec: AlexNetSpec) -> tuple[list[int], int]:
+def layer_widths(spec: AlexNetConfig) -> tuple[list[int], int]:
     """Kernels per conv layer and units per fc layer, rounded to a multiple of the tower count."""
     kernels = list(CONV_KERNELS)
     if spec.half_kernels:  # section 3.2: "half as many kernels in each convolutional layer", except the last
@@ -79,13 +124,13 @@ def _activation(name: str) -> nn.Module:
         return nn.ReLU(inplace=True)
     if name == "tanh":
         return nn.Tanh()
-    raise ValueError(f"model.activation must be 'relu' or 'tanh', got {name!r}")
+    raise ValueError(f"activation must be 'relu' or 'tanh', got {name!r}")
 
 
 class AlexNet(nn.Module):
-    def __init__(self, spec: AlexNetSpec | None = None):
+    def __init__(self, spec: AlexNetConfig | None = None):
         super().__init__()
-        spec = spec or AlexNetSpec()
+        spec = spec or AlexNetConfig()
         self.spec = spec
         (c1, c2, c3, c4, c5), fc = layer_widths(spec)
         t = spec.towers
@@ -127,7 +172,7 @@ class AlexNet(nn.Module):
         ones = {"conv2", "conv4", "conv5", "fc6", "fc7"}
         bias_one = {"paper": 1.0, "caffe": 0.1, "kaiming": 0.0}.get(self.spec.init)
         if bias_one is None:
-            raise ValueError(f"model.init must be paper, caffe or kaiming, got {self.spec.init!r}")
+            raise ValueError(f"init must be paper, caffe or kaiming, got {self.spec.init!r}")
         for name, layer in self.named_modules():
             if not isinstance(layer, (nn.Conv2d, nn.Linear)):
                 continue
@@ -147,8 +192,20 @@ class AlexNet(nn.Module):
         x = self.drop6(self.act6(self.fc6(x)))  # (B, 4096)
         return self.act7(self.fc7(x))  # (B, 4096)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc8(self.drop7(features))  # (B, classes) logits
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """fc7 activations -> logits (B, classes); pre_logits=True returns the fc7 activations (timm's API)."""
+        return features if pre_logits else self.fc8(self.drop7(features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def alexnet(num_classes: int = 1000, towers: int = 2, **switches) -> AlexNet:
+    """The paper's net (60,965,224 parameters for 1000 classes and two towers); `switches` are the other
+    AlexNetConfig fields (activation, lrn, pool_kernel, dropout, half_kernels, width, init, ...)."""
+    return AlexNet(AlexNetConfig(num_classes=num_classes, towers=towers, **switches))
+
+
+def export_config(net: AlexNet) -> dict:
+    """The plain dict that rebuilds the same architecture: AlexNet(AlexNetConfig(**export_config(net)))."""
+    return asdict(net.spec)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet_repro.atomic import write_json
 from alexnet_repro.config import TrainConfig, validate
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
+from alexnet_repro.data.store import fingerprint
+from alexnet_repro.export import FILENAME, save_model
 from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
+from alexnet_repro.results import write_train_summary
 from alexnet_repro.training.module import AlexNetModule
+from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
-SUMMARY = "train_summary.json"  # written last: a run folder without it did not finish
 
 
 def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
@@ -26,8 +29,12 @@ def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
     from lightning.pytorch.loggers import WandbLogger
 
     mode = os.environ.get("WANDB_MODE", cfg.logger.mode)  # the one setting read from the environment
-    tags = [f"data:{cfg.data.name}", f"profile:{cfg.profile_name}", *cfg.logger.tags]
-    return [WandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.experiment_name,
+    m = cfg.model
+    switches = [f"activation:{m.activation}", f"lrn:{m.lrn.enabled}", f"pool:{m.pool_kernel}/{m.pool_stride}",
+                f"dropout:{m.dropout}", f"towers:{m.towers}", f"lighting:{cfg.augment.lighting_std}"]
+    tags = [f"data:{cfg.data.name}", f"profile:{cfg.profile_name}", *switches, *cfg.logger.tags]
+    group = f"{cfg.data.name}/{cfg.profile_name}/{cfg.experiment_name}"  # the same group as evaluation's
+    return [WandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=group,
                         job_type="train", name=f"{cfg.experiment_name}-seed{cfg.seed}", tags=tags,
                         save_dir=str(run_dir), mode=mode, config=resolved)]
 
@@ -51,10 +58,17 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     resolved.pop("hydra", None)
     L.seed_everything(cfg.seed, workers=True)
 
-    data = StoreDataModule(cfg.data.store_dir, cfg.data.batch_size, cfg.data.workers, cfg.seed)
     stats = PixelStats.load(cfg.data.stats_path)
-    module = AlexNetModule(asdict(cfg.model), asdict(cfg.augment), asdict(cfg.optim), data.num_classes, stats,
-                           cfg.seed)
+    a = cfg.augment
+    norm = Normalization(a.mean, a.input_scale, stats.mean_image, stats.mean_rgb)
+    size = cfg.model.input_size
+    train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, a.lighting_std,
+                               a.lighting_sqrt_eigenvalues, a.random_crop, a.flip)
+    data = StoreDataModule(cfg.data.store_dir, train_preset, EvalPreset(norm, size), cfg.data.batch_size,
+                           cfg.data.workers, cfg.seed)
+    model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
+    resolved["model"]["num_classes"] = data.num_classes
+    module = AlexNetModule(asdict(model), asdict(cfg.optim))
 
     # best.ckpt by the paper's criterion, validation top-1 error.
     best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/err_top1", mode="min",
@@ -86,6 +100,11 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
         "wandb_url": wandb_url,
     }
     if trainer.is_global_zero and not t.fast_dev_run:
-        OmegaConf.save(raw_cfg, run_dir / "resolved_config.yaml", resolve=True)
-        write_json(run_dir / SUMMARY, summary)
+        # The best epoch's weights as a plain model: what evaluation loads (export.py).
+        best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(best_state)
+        save_model(run_dir / FILENAME, module.net, data.info.classes, fingerprint(cfg.data.store_dir), norm)
+        summary["model"] = FILENAME
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / "resolved_config.yaml")
+        write_train_summary(run_dir, summary)
     return summary

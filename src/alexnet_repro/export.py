@@ -1,0 +1,68 @@
+"""The exported model, `model.pt`: what evaluation, the notebook or any user needs to run a trained net,
+with no Lightning and no training code. A plain dict saved by torch:
+
+  format        EXPORT_FORMAT
+  model         AlexNetConfig's fields (num_classes included): AlexNet(AlexNetConfig(**model)) rebuilds it
+  state_dict    the net's weights
+  classes       the store's class list (wnid, words), in label order
+  data_fingerprint  the store it was trained on (data/store.py's fingerprint)
+  normalization     transforms.Normalization's fields: mean image, mean RGB, mean mode, input scale
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from alexnet_repro.atomic import atomic_path
+from alexnet_repro.models import AlexNet, AlexNetConfig
+from alexnet_repro.transforms import EvalPreset, Normalization
+
+EXPORT_FORMAT = 1
+FILENAME = "model.pt"
+
+
+class ExportError(ValueError):
+    pass
+
+
+@dataclass
+class ExportedModel:
+    net: AlexNet
+    preset: EvalPreset
+    classes: list[dict]
+    data_fingerprint: str
+    path: Path
+
+
+def save_model(path: str | Path, net: AlexNet, classes: list[dict], data_fingerprint: str,
+               normalization: Normalization) -> Path:
+    payload = {"format": EXPORT_FORMAT, "model": asdict(net.spec),
+               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+               "classes": classes, "data_fingerprint": data_fingerprint,
+               "normalization": normalization.as_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> ExportedModel:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: train this experiment first")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        if payload.get("format") != EXPORT_FORMAT:
+            raise KeyError(f"format {payload.get('format')!r}, expected {EXPORT_FORMAT}")
+        net = AlexNet(AlexNetConfig(**payload["model"]))
+        net.load_state_dict(payload["state_dict"])
+        n = payload["normalization"]
+        norm = Normalization(n["mean"], n["input_scale"], np.asarray(n["mean_image"]), np.asarray(n["mean_rgb"]))
+    except (KeyError, RuntimeError, TypeError, AttributeError, ValueError) as err:
+        raise ExportError(f"{path} is not a model exported by this project ({err})") from None
+    preset = EvalPreset(norm, net.spec.input_size)
+    return ExportedModel(net.eval().to(device), preset.to(device), payload["classes"], payload["data_fingerprint"],
+                         path)

@@ -1,0 +1,42 @@
+"""Where a result came from: code version, hardware and package versions, recorded beside every result."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+
+import torch
+
+PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "hydra-core", "wandb", "dvc", "numpy", "pillow")
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True)
+        return sha.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def versions() -> str:
+    found = [f"Python {platform.python_version()}"]
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def hardware() -> str:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; {platform.platform()}"
+
+
+def collect(data_fingerprint: str) -> dict[str, str]:
+    return {"git_commit": git_commit(), "data_fingerprint": data_fingerprint, "hardware": hardware(),
+            "versions": versions()}

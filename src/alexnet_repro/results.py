@@ -1,0 +1,152 @@
+"""The contract between stages: what training leaves for evaluation, and what evaluation leaves for the
+report and the notebook. One writer and one reader per file; nothing else looks inside runs/ or results/.
+
+results/<experiment>/
+  result.json   ExperimentResult's scalars, lists and dicts (schema_version first); written last
+  result.npz    its arrays: labels, per-seed and ensemble top-5 predictions, conv1 kernels, fc7 features
+  metrics.json  the error rates alone, for `dvc metrics` (a view of result.json)
+  history.csv   the first seed's per-epoch history, for `dvc plots`
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from alexnet_repro.atomic import atomic_path, write_bytes, write_json
+
+SCHEMA_VERSION = 1
+RESULT_JSON, RESULT_NPZ = "result.json", "result.npz"
+TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
+
+
+class ResultError(ValueError):
+    pass
+
+
+@dataclass
+class SeedRun:
+    """One trained seed as evaluation found it: its summary, resolved config and per-epoch history."""
+
+    summary: dict
+    config: dict
+    history: dict[str, list[float]]
+
+
+@dataclass
+class ExperimentResult:
+    experiment: str
+    dataset: str
+    profile: str
+    seeds: list[str]  # "seed0", ...: the order of the first axis of every per-seed array
+    labels: np.ndarray  # (N,) validation labels
+    names: list[str]  # (N,) validation image names
+    top5: dict[str, np.ndarray]  # mode -> (seeds, N, 5) class indices, best first
+    ensemble_top5: dict[str, np.ndarray]  # mode -> (N, 5): the seeds' averaged softmax
+    metrics: dict  # {"per_seed": {seed: {mode: rates}}, mode: ensemble rates, "num_images": N}
+    runs: dict[str, SeedRun]
+    classes: list[dict]  # wnid, words; label order
+    towers: int
+    provenance: dict[str, str]
+    conv1: np.ndarray | None = None  # (K, 3, 11, 11), the first seed's
+    features: dict[str, np.ndarray] = field(default_factory=dict)  # val/train fc7, labels and names
+
+    def errors(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-image 0/1 top-1 and top-5 errors, (seeds, N) each."""
+        best = self.top5[mode]
+        return ((best[..., 0] != self.labels).astype(float),
+                (~(best == self.labels[None, :, None]).any(-1)).astype(float))
+
+
+def history_csv(history: dict[str, list[float]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    keys = list(history)
+    writer.writerow(keys)
+    writer.writerows(zip(*(history[k] for k in keys)))
+    return buffer.getvalue().encode()
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) if r[k] != "" else float("nan") for r in rows] for k in rows[0]} if rows else {}
+
+
+def write(folder: str | Path, result: ExperimentResult) -> None:
+    folder = Path(folder)
+    arrays = {"labels": result.labels, **{f"top5/{m}": a for m, a in result.top5.items()},
+              **{f"ensemble_top5/{m}": a for m, a in result.ensemble_top5.items()},
+              **{f"features/{k}": v for k, v in result.features.items()}}
+    if result.conv1 is not None:
+        arrays["conv1"] = result.conv1
+    with atomic_path(folder / RESULT_NPZ) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    first = result.runs[result.seeds[0]]
+    write_bytes(folder / "history.csv", history_csv(first.history))
+    write_json(folder / "metrics.json", result.metrics)
+    meta = {"schema_version": SCHEMA_VERSION, "experiment": result.experiment, "dataset": result.dataset,
+            "profile": result.profile, "seeds": result.seeds, "names": result.names, "metrics": result.metrics,
+            "runs": {s: vars(r) for s, r in result.runs.items()}, "classes": result.classes,
+            "towers": result.towers, "provenance": result.provenance}
+    write_json(folder / RESULT_JSON, meta)  # last: its presence means the result is whole
+
+
+def load(folder: str | Path) -> ExperimentResult:
+    folder = Path(folder)
+    path = folder / RESULT_JSON
+    if not path.exists():
+        old = " (it holds an older layout: re-run its evaluate stage)" if (folder / "metrics.json").exists() else ""
+        raise FileNotFoundError(f"{path} does not exist{old}")
+    meta = json.loads(path.read_text())
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise ResultError(f"{path} has schema version {meta.get('schema_version')!r}, this code reads "
+                          f"{SCHEMA_VERSION}: re-run its evaluate stage")
+    with np.load(folder / RESULT_NPZ) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+
+    def prefixed(prefix: str) -> dict[str, np.ndarray]:
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+    return ExperimentResult(
+        meta["experiment"], meta["dataset"], meta["profile"], meta["seeds"], arrays["labels"], meta["names"],
+        prefixed("top5/"), prefixed("ensemble_top5/"), meta["metrics"],
+        {s: SeedRun(**r) for s, r in meta["runs"].items()}, meta["classes"], meta["towers"], meta["provenance"],
+        arrays.get("conv1"), prefixed("features/"))
+
+
+def write_train_summary(run_dir: str | Path, summary: dict) -> None:
+    write_json(Path(run_dir) / TRAIN_SUMMARY, summary)
+
+
+def load_run(run_dir: str | Path) -> SeedRun:
+    """A finished training run (train_summary.json exists), as evaluation reads it."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / TRAIN_SUMMARY
+    if not summary_path.exists():
+        raise FileNotFoundError(f"{summary_path} does not exist: that training did not finish")
+    config = yaml.safe_load((run_dir / "resolved_config.yaml").read_text())
+    return SeedRun(json.loads(summary_path.read_text()), config, read_history(run_dir / "history.csv"))
+
+
+def load_all(results_dir: str | Path, dataset: str, profile: str) -> tuple[dict[str, ExperimentResult], list[str]]:
+    """Every result of this dataset and profile under results_dir, and a note for each folder skipped."""
+    found, skipped = {}, []
+    for folder in sorted(p for p in Path(results_dir).iterdir() if p.is_dir()) if Path(results_dir).exists() else []:
+        try:
+            result = load(folder)
+        except (FileNotFoundError, ResultError) as err:
+            skipped.append(f"{folder.name}: {err}")
+            continue
+        if (result.dataset, result.profile) != (dataset, profile):
+            skipped.append(f"{folder.name}: dataset {result.dataset}, profile {result.profile}")
+            continue
+        found[result.experiment] = result
+    return found, skipped

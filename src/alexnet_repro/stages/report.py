@@ -1,0 +1,21 @@
+"""Stage 6: the comparison report in reports/ (Markdown with PNG figures, and one self-contained HTML)."""
+
+import hydra
+from omegaconf import DictConfig
+
+from alexnet_repro.cli import CONFIG_DIR, launch, log, user_errors
+from alexnet_repro.config import ReportConfig, validate
+from alexnet_repro.report.build import build_report
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="report")
+def main(raw: DictConfig) -> None:
+    with user_errors():
+        cfg = validate(raw, ReportConfig)
+        path = build_report(cfg.results_dir, cfg.data.store_dir, cfg.out_dir, cfg.baseline, cfg.bootstrap_samples,
+                            cfg.seed, cfg.data.name, cfg.profile_name, cfg.mode)
+        log.info("report written to %s and %s", path, path.parent / "report.html")
+
+
+def cli() -> None:
+    launch(main)
