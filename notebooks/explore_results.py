@@ -19,21 +19,20 @@
 # comparable to ImageNet.
 
 # %%
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from alexnet_repro import results
 from alexnet_repro.data.store import ShardReader
-from alexnet_repro.report.build import read_history, seed_errors
 from alexnet_repro.report.stats import paired_bootstrap
 from alexnet_repro.viz import filter_grid
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-RESULTS = ROOT / "results"
-metrics = {p.parent.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*/metrics.json"))}
-print(f"{len(metrics)} experiments: {', '.join(metrics)}")
+found, skipped = results.load_all(ROOT / "results")  # every ExperimentResult (results.py), nothing else
+metrics = {name: r.metrics for name, r in found.items()}
+print(f"{len(found)} experiments: {', '.join(found)}")
 
 # %% [markdown]
 # ## Error rates, centre crop and ten patches
@@ -48,8 +47,8 @@ for name, m in metrics.items():
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-for name in metrics:
-    h = read_history(RESULTS / name / "history.csv")
+for name, r in found.items():
+    h = r.runs[r.seeds[0]].history
     ax.plot(np.arange(1, len(h["val/err_top1"]) + 1), h["val/err_top1"], label=name)
 ax.set_xlabel("epoch")
 ax.set_ylabel("validation top-1 error")
@@ -60,11 +59,11 @@ plt.show()
 # ## Ablation deltas against the baseline (paired bootstrap, 95%)
 
 # %%
-base1, _ = seed_errors(RESULTS / "baseline" / "evaluation" / "predictions.csv", metrics["baseline"], "ten_crop")
+base1, _ = found["baseline"].errors("ten_crop")  # (seeds, images) 0/1 top-1 errors
 deltas = {}
-for name, m in metrics.items():
+for name, r in found.items():
     if name != "baseline":
-        e1, _ = seed_errors(RESULTS / name / "evaluation" / "predictions.csv", m, "ten_crop")
+        e1, _ = r.errors("ten_crop")
         deltas[name] = paired_bootstrap(base1, e1, samples=500)
         d, lo, hi = deltas[name]
         print(f"{name:18s} {d * 100:+6.1f} points  [{lo * 100:+6.1f}, {hi * 100:+6.1f}]")
@@ -75,8 +74,8 @@ for name, m in metrics.items():
 # %%
 import torch
 
-kernels = np.load(RESULTS / "baseline" / "evaluation" / "conv1.npy")
-grids = filter_grid(torch.from_numpy(kernels), metrics["baseline"].get("towers", 2))
+base = found["baseline"]
+grids = filter_grid(torch.from_numpy(base.conv1), base.towers)
 fig, axes = plt.subplots(1, len(grids), figsize=(10, 4), squeeze=False)
 for i, (ax, grid) in enumerate(zip(axes[0], grids)):
     ax.imshow(grid, interpolation="nearest")
@@ -88,9 +87,8 @@ plt.show()
 # ## Nearest training images in fc7 space (the paper's Figure 4)
 
 # %%
-feats = np.load(RESULTS / "baseline" / "evaluation" / "fc7.npz")
-store = Path(metrics["baseline"]["store_dir"])
-store = store if store.is_absolute() else ROOT / store
+feats = base.features
+store = Path(base.runs[base.seeds[0]].config["data"]["store_dir"])  # the store the baseline trained on
 val, train = ShardReader(store, "val"), ShardReader(store, "train")
 train_pos = {n: i for i, n in enumerate(train.names)}
 query = 0

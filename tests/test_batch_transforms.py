@@ -5,11 +5,8 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
+from alexnet_repro import transforms as T
 from alexnet_repro.data.pixel_stats import PixelStats
-from alexnet_repro.training import batch_transforms as T
-from alexnet_repro.training.module import AlexNetModule
-from alexnet_repro.config import AugmentConfig, ModelConfig, OptimConfig
-from dataclasses import asdict
 
 
 def test_crop_and_flip_take_the_requested_patch():
@@ -57,31 +54,36 @@ def test_lighting_shift_is_the_papers_formula():
     torch.testing.assert_close(sqrt[0, :, 0, 0], eigvec @ (alpha[0] * eigval.sqrt()))
 
 
-def _module(**augment):
+def _presets(mean="image", lighting_std=0.0, input_scale=255.0):
     rng = np.random.default_rng(0)
     stats = PixelStats(np.array([0.4, 0.5, 0.6], np.float32), rng.random((256, 256, 3)).astype(np.float32),
                        np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32))
-    model = asdict(ModelConfig(width=0.125))
-    return AlexNetModule(model, asdict(AugmentConfig(**augment)), asdict(OptimConfig()), 10, stats), stats
+    norm = T.Normalization(mean, input_scale, stats.mean_image, stats.mean_rgb)
+    train = T.TrainPreset(norm, 227, stats.eigenvalues, stats.eigenvectors, lighting_std, random_crop=False,
+                          flip=False)
+    return train, T.EvalPreset(norm, 227), stats
 
 
 @pytest.mark.parametrize("mean", ["image", "channel", "none"])
 def test_mean_subtraction_and_scale(mean):
-    module, stats = _module(mean=mean, lighting_std=0.0, input_scale=255.0)
+    train, evaluate, stats = _presets(mean=mean)
     images = torch.randint(0, 256, (2, 3, 256, 256), dtype=torch.uint8)
-    out = module.normalize(images, train=True)
     ref = images.float() / 255
     if mean == "image":
         ref = ref - torch.from_numpy(stats.mean_image).permute(2, 0, 1)
     elif mean == "channel":
         ref = ref - torch.from_numpy(stats.mean_rgb)[:, None, None]
-    torch.testing.assert_close(out, ref * 255)
+    ref = T.center_crop(ref * 255, 227)
+    torch.testing.assert_close(train(images), ref)
+    torch.testing.assert_close(evaluate(images), ref)
+    torch.testing.assert_close(evaluate(images, ten=True)[:, 4], ref)  # the fifth of ten is the centre
 
 
 def test_lighting_only_in_training_and_constant_per_image():
-    module, _ = _module(mean="none", lighting_std=0.1, input_scale=1.0)
+    train, evaluate, _ = _presets(mean="none", lighting_std=0.1, input_scale=1.0)
     images = torch.randint(0, 256, (4, 3, 256, 256), dtype=torch.uint8)
-    assert torch.equal(module.normalize(images, train=False), images.float() / 255)
-    delta = module.normalize(images, train=True) - images.float() / 255
+    plain = T.center_crop(images.float() / 255, 227)
+    assert torch.equal(evaluate(images), plain)
+    delta = train(images) - plain
     assert delta.abs().sum() > 0
     torch.testing.assert_close(delta, delta[:, :, :1, :1].expand_as(delta))  # one RGB shift per image

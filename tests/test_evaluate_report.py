@@ -10,8 +10,10 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from alexnet_repro.data.datamodule import StoreDataset
-from alexnet_repro.evaluation.predict import CheckpointError, error_rates, load_module, predict, softmax_over_patches
+from alexnet_repro import results
+from alexnet_repro.evaluation.predict import error_rates, predict, softmax_over_patches, top5
 from alexnet_repro.evaluation.run import evaluate
+from alexnet_repro.export import ExportError, load_model
 from alexnet_repro.report.build import build_report
 from alexnet_repro.report.stats import epochs_to_threshold, paired_bootstrap, verdict
 from alexnet_repro.training.run import train
@@ -30,29 +32,29 @@ def tiny_results(tiny_data, tmp_path_factory):
                                  "logger=none", f"seed={seed}"])
             train(cfg, root / "runs" / name / f"seed{seed}")
         evaluate(name, root / "runs" / name, root / "results" / name, str(tiny_data["store"]), batch_size=16,
-                 workers=0, features_train_max=40, progress=False)
+                 workers=0, features_train_max=40, progress=False, dataset="embedded_tiny", profile="tiny")
     return root
 
 
 def test_ten_crop_equals_softmax_averaged_over_torchvision_tencrop(tiny_results, tiny_data):
-    module = load_module(tiny_results / "runs" / "baseline" / "seed0" / "checkpoints" / "best.ckpt", torch.device("cpu"))
+    model = load_model(tiny_results / "runs" / "baseline" / "seed0" / "model.pt")
     images = torch.stack([StoreDataset(str(tiny_data["store"]), "val")[i][0] for i in range(3)])
     with torch.inference_mode():
-        both = softmax_over_patches(module, images)
+        both = softmax_over_patches(model, images)
         ours = both["ten_crop"]
-        x = module.normalize(images, train=False)
+        x = model.preset.to_float(images)
         # the centre patch, taken from the ten, is exactly the centre crop
-        centre = module.net(x[..., 14:241, 14:241].contiguous()).softmax(-1)
+        centre = model.net(x[..., 14:241, 14:241].contiguous()).softmax(-1)
         torch.testing.assert_close(both["center"], centre)
-        torch.testing.assert_close(softmax_over_patches(module, images, ["center"])["center"], centre)
+        torch.testing.assert_close(softmax_over_patches(model, images, ["center"])["center"], centre)
         for i in range(3):
             crops = torch.stack(v2.TenCrop(227)(x[i]))
-            torch.testing.assert_close(ours[i], module.net(crops).softmax(-1).mean(0))
+            torch.testing.assert_close(ours[i], model.net(crops).softmax(-1).mean(0))
 
 
 def test_ensemble_averages_softmax(tiny_results, tiny_data):
-    paths = [tiny_results / "runs" / "baseline" / f"seed{s}" / "checkpoints" / "best.ckpt" for s in (0, 1)]
-    modules = [load_module(p, torch.device("cpu")) for p in paths]
+    paths = [tiny_results / "runs" / "baseline" / f"seed{s}" / "model.pt" for s in (0, 1)]
+    modules = [load_model(p) for p in paths]
     loader = DataLoader(StoreDataset(str(tiny_data["store"]), "val"), batch_size=8)
     cpu = torch.device("cpu")
     (both, labels), (one, _), (two, _) = [predict(m, loader, ["center"], cpu, progress=False)
@@ -62,32 +64,61 @@ def test_ensemble_averages_softmax(tiny_results, tiny_data):
     assert not np.allclose(one, two)
     metrics = json.loads((tiny_results / "results" / "baseline" / "metrics.json").read_text())
     assert metrics["seeds"] == ["seed0", "seed1"]
-    assert metrics["center"] == pytest.approx(error_rates(both, labels))
+    assert metrics["center"] == pytest.approx(error_rates(top5(both), labels))
 
 
 def test_error_rates():
     probs = np.array([[0.5, 0.2, 0.1, 0.1, 0.05, 0.05, 0.0], [0.0, 0.1, 0.2, 0.3, 0.15, 0.05, 0.2]])
-    assert error_rates(probs, np.array([0, 0])) == {"err_top1": 0.5, "err_top5": 0.5}
-    assert error_rates(probs, np.array([1, 6])) == {"err_top1": 1.0, "err_top5": 0.0}
+    assert error_rates(top5(probs), np.array([0, 0])) == {"err_top1": 0.5, "err_top5": 0.5}
+    assert error_rates(top5(probs), np.array([1, 6])) == {"err_top1": 1.0, "err_top5": 0.0}
 
 
-def test_metrics_and_predictions_files(tiny_results):
+def test_results_round_trip_as_typed_arrays(tiny_results):
     for name in EXPERIMENTS:
         out = tiny_results / "results" / name
+        result = results.load(out)
         metrics = json.loads((out / "metrics.json").read_text())
-        assert metrics["num_images"] == 24 and set(metrics["center"]) == {"err_top1", "err_top5"}
-        lines = (out / "evaluation" / "predictions.csv").read_text().splitlines()
-        assert len(lines) == 25 and lines[0].startswith("name,label,")
-        assert (out / "history.csv").exists() and (out / "evaluation" / "fc7.npz").exists()
+        assert metrics == result.metrics and metrics["num_images"] == 24
+        assert result.top5["ten_crop"].dtype.kind == "i" and result.top5["ten_crop"].shape[1:] == (24, 4)  # 4 classes
+        e1, _ = result.errors("center")
+        assert e1.mean(axis=1).tolist() == pytest.approx(
+            [metrics["per_seed"][s]["center"]["err_top1"] for s in result.seeds])
+        assert (result.dataset, result.profile) == ("embedded_tiny", "tiny")
+        assert result.provenance["data_fingerprint"] and result.conv1.shape[1:] == (3, 11, 11)
+        assert result.runs[result.seeds[0]].history["epoch"] == [0.0, 1.0]
+        assert (out / "history.csv").exists()
+    assert results.load(tiny_results / "results" / "baseline").seeds == ["seed0", "seed1"]
 
 
-def test_missing_or_foreign_checkpoint_is_a_clear_error(tmp_path, tiny_data):
+def test_old_or_missing_results_are_a_clear_error(tiny_results, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "metrics.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="older layout"):
+        results.load(old)
+    newer = tmp_path / "newer"
+    shutil.copytree(tiny_results / "results" / "tanh", newer)
+    meta = json.loads((newer / "result.json").read_text())
+    (newer / "result.json").write_text(json.dumps({**meta, "schema_version": 99}))
+    with pytest.raises(results.ResultError, match="schema version 99"):
+        results.load(newer)
+
+
+def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_results):
     with pytest.raises(FileNotFoundError, match="train this experiment first"):
         evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
-    bogus = tmp_path / "bogus.ckpt"
+    bogus = tmp_path / "bogus.pt"
     torch.save({"state_dict": {"w": torch.zeros(1)}}, bogus)
-    with pytest.raises(CheckpointError, match="bogus.ckpt"):
-        load_module(bogus, torch.device("cpu"))
+    with pytest.raises(ExportError, match="bogus.pt"):
+        load_model(bogus)
+    # a model trained on other classes than the store's is refused, not scored
+    runs = tmp_path / "runs" / "seed0"
+    shutil.copytree(tiny_results / "runs" / "baseline" / "seed0", runs)
+    payload = torch.load(runs / "model.pt", weights_only=False)
+    payload["classes"] = payload["classes"][:3]
+    torch.save(payload, runs / "model.pt")
+    with pytest.raises(ExportError, match="3 classes"):
+        evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
 
 
 def test_bootstrap_identical_predictions_give_a_zero_width_interval():
@@ -124,7 +155,8 @@ def test_verdicts_and_thresholds():
 
 
 def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_data, tmp_path):
-    md = build_report(tiny_results / "results", tiny_data["store"], tmp_path / "reports", samples=200)
+    md = build_report(tiny_results / "results", tiny_data["store"], tmp_path / "reports", samples=200,
+                      dataset="embedded_tiny", profile="tiny")
     text = md.read_text()
     for section in ("Table 1", "Table 2", "Ablations", "Figure 1", "Figure 3", "Figure 4", "Training curves",
                     "Run facts", "not comparable to ImageNet"):
@@ -143,11 +175,23 @@ def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_da
     assert html.count("data:image/png;base64,") == 5 and "<table>" in html
 
 
+def test_report_runs_from_results_alone_and_skips_other_profiles(tiny_results, tiny_data, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_results / "results", copy / "results")  # no runs/ beside it
+    stale = json.loads((copy / "results" / "no_lrn" / "result.json").read_text())
+    (copy / "results" / "no_lrn" / "result.json").write_text(json.dumps({**stale, "profile": "embedded"}))
+    md = build_report(copy / "results", tiny_data["store"], copy / "reports", samples=200,
+                      dataset="embedded_tiny", profile="tiny")
+    text = md.read_text()
+    assert "| tanh |" in text and "| no_lrn |" not in text
+    assert "Skipped results" in text and "no_lrn: dataset embedded_tiny, profile embedded" in text
+
+
 def test_report_without_a_baseline_is_a_clear_error(tiny_results, tiny_data, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(tiny_results / "results" / "tanh", results / "tanh")
     with pytest.raises(FileNotFoundError, match="baseline"):
-        build_report(results, tiny_data["store"], tmp_path / "reports")
+        build_report(results, tiny_data["store"], tmp_path / "reports", dataset="embedded_tiny", profile="tiny")
     assert not (tmp_path / "reports" / "README.md").exists()
 
 

@@ -136,8 +136,9 @@ def load_run(run_dir: str | Path) -> SeedRun:
     return SeedRun(json.loads(summary_path.read_text()), config, read_history(run_dir / "history.csv"))
 
 
-def load_all(results_dir: str | Path, dataset: str, profile: str) -> tuple[dict[str, ExperimentResult], list[str]]:
-    """Every result of this dataset and profile under results_dir, and a note for each folder skipped."""
+def load_all(results_dir: str | Path, dataset: str | None = None,
+             profile: str | None = None) -> tuple[dict[str, ExperimentResult], list[str]]:
+    """Every result of this dataset and profile (None: any) under results_dir, and a note for each one skipped."""
     found, skipped = {}, []
     for folder in sorted(p for p in Path(results_dir).iterdir() if p.is_dir()) if Path(results_dir).exists() else []:
         try:
@@ -145,7 +146,7 @@ def load_all(results_dir: str | Path, dataset: str, profile: str) -> tuple[dict[
         except (FileNotFoundError, ResultError) as err:
             skipped.append(f"{folder.name}: {err}")
             continue
-        if (result.dataset, result.profile) != (dataset, profile):
+        if dataset is not None and (result.dataset, result.profile) != (dataset, profile):
             skipped.append(f"{folder.name}: dataset {result.dataset}, profile {result.profile}")
             continue
         found[result.experiment] = result
