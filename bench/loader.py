@@ -22,7 +22,7 @@ from torchvision import datasets, transforms
 from alexnet_repro.data.datamodule import StoreDataset
 from alexnet_repro.data.store import INDEX, encode_image, write_shard
 from alexnet_repro.atomic import write_json
-from alexnet_repro.training import batch_transforms as T
+from alexnet_repro import transforms as T
 
 
 def make_images(n: int) -> list[np.ndarray]:

@@ -13,12 +13,17 @@ import time
 from dataclasses import asdict
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from alexnet_repro.config import AugmentConfig, ModelConfig, OptimConfig
+from alexnet_repro.models import AlexNetConfig
 from alexnet_repro.training.module import AlexNetModule
+from alexnet_repro.transforms import Normalization, TrainPreset
+
+OPTIM = {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "step", "factor": 0.1,
+         "plateau_patience": 2, "max_reductions": 3, "step_epochs": 30}
 
 
 def batches(n: int, batch: int, classes: int = 10):
@@ -29,19 +34,39 @@ def batches(n: int, batch: int, classes: int = 10):
 
 def make_module(width: float) -> AlexNetModule:
     torch.manual_seed(0)
-    return AlexNetModule(asdict(ModelConfig(width=width, init="kaiming")), asdict(AugmentConfig(input_scale=4.0)),
-                         asdict(OptimConfig()), num_classes=10)
+    return AlexNetModule(asdict(AlexNetConfig(num_classes=10, width=width, init="kaiming")), OPTIM)
+
+
+def make_preset() -> TrainPreset:
+    """The embedded profile's training preset: PCA lighting, mean image, random crop and mirror."""
+    rng = np.random.default_rng(0)
+    norm = Normalization("image", 4.0, rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
+    return TrainPreset(norm, 227, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), 0.1)
+
+
+class InMemoryData(L.LightningDataModule):
+    """The same batches, with the preset applied where the project's DataModule applies it."""
+
+    def __init__(self, data, preset: TrainPreset):
+        super().__init__()
+        self.data, self.preset = data, preset
+
+    def train_dataloader(self):
+        return DataLoader(self.data, batch_size=None)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int = 0):
+        images, labels = batch
+        return self.preset(images), labels
 
 
 def plain_loop(module: AlexNetModule, data, warmup: int) -> float:
     """What a careful hand-written loop does: transforms, forward, loss, backward, SGD step."""
     opt = torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     module.train()
-    from alexnet_repro.training import batch_transforms as T
+    preset = make_preset()
 
     def step(images, labels):
-        x = module.normalize(images, train=True)
-        x = T.random_crop_and_flip(x, 227, True).contiguous()
+        x = preset(images)
         loss = F.cross_entropy(module.net(x), labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -77,7 +102,7 @@ def lightning_fit(module: AlexNetModule, data, warmup: int) -> float:
                         callbacks=[timer], limit_val_batches=0)
     module.configure_optimizers = lambda: torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9,
                                                           weight_decay=5e-4)
-    trainer.fit(module, train_dataloaders=DataLoader(data, batch_size=None))  # the same in-memory batches
+    trainer.fit(module, datamodule=InMemoryData(data, make_preset()))  # the same in-memory batches
     return timer.images / (timer.end - timer.start)
 
 
