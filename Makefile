@@ -12,7 +12,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 run: $(STAMP)            ## set up, then run the whole pipeline on the embedded dataset
 	dvc repro
 
-test: $(STAMP)           ## set up, then run every test (slow end-to-end ones included)
+test: $(STAMP)           ## set up, lint, then run every test (slow end-to-end ones included)
+	ruff check .
 	pytest -m "slow or not slow"
 
 test-fast: $(STAMP)      ## the fast default suite only

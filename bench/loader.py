@@ -19,16 +19,17 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from alexnet_repro import transforms as T
+from alexnet_repro.atomic import write_json
 from alexnet_repro.data.datamodule import StoreDataset
 from alexnet_repro.data.store import INDEX, encode_image, write_shard
-from alexnet_repro.atomic import write_json
-from alexnet_repro import transforms as T
 
 
 def make_images(n: int) -> list[np.ndarray]:
+    import io
+
     from alexnet_repro.data.generate import render
     from alexnet_repro.data.resize import resize_center
-    import io
 
     rng = np.random.default_rng(0)
     out = []

@@ -1,9 +1,9 @@
 """Downloads over real HTTP on 127.0.0.1: streaming, resume, checksums, and the ILSVRC source end to end."""
 
 import functools
-import json
 import hashlib
 import http.server
+import json
 import threading
 
 import pytest
@@ -138,6 +138,7 @@ def test_imagenette_published_checksum_is_used():
     url, md5 = Imagenette._ARCHIVES["320px"]
     assert url == "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz" and len(md5) == 32
     import yaml
+
     from conftest import CONF
 
     assert yaml.safe_load((CONF / "data" / "imagenette.yaml").read_text())["source"]["location"] == url

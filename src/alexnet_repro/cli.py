@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 from alexnet_repro.config import PROJECT_ROOT, ConfigError
 

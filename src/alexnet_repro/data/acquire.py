@@ -15,6 +15,7 @@ from alexnet_repro.data.generate import generate
 from alexnet_repro.data.ilsvrc import ingest_ilsvrc, ingest_imagefolder
 from alexnet_repro.data.safe_tar import extract_to
 
+
 def _is_url(location: str) -> bool:
     return urlparse(location).scheme in ("http", "https", "file")
 

@@ -15,7 +15,7 @@ The training loader is resumable: after a mid-epoch restart it skips the batches
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import lightning as L
 import torch

@@ -238,9 +238,10 @@ def _render_class(args) -> tuple[bytes, list[tuple[int, bytes]]]:
     return _tar_bytes(files), val
 
 
-def generate(out_dir: str | Path, spec: GeneratedSpec = GeneratedSpec(), workers: int = 2,
+def generate(out_dir: str | Path, spec: GeneratedSpec | None = None, workers: int = 2,
              progress: bool = True) -> dict[str, Path]:
     """Write the three ILSVRC-2012-layout archives into out_dir; returns their paths."""
+    spec = spec or GeneratedSpec()
     out = Path(out_dir)
     per_class = spec.train_per_class + spec.val_per_class
     total = spec.classes * per_class

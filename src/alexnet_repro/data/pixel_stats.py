@@ -21,7 +21,7 @@ class PixelStats:
     eigenvectors: np.ndarray  # (3, 3), column i is p_i
 
     @classmethod
-    def load(cls, json_path: str | Path) -> "PixelStats":
+    def load(cls, json_path: str | Path) -> PixelStats:
         json_path = Path(json_path)
         if not json_path.exists():
             raise FileNotFoundError(f"{json_path} does not exist: run the pca stage first (`dvc repro pca`)")
@@ -35,7 +35,7 @@ class PixelStats:
         )
 
     @classmethod
-    def neutral(cls, image_size: int = 256) -> "PixelStats":
+    def neutral(cls, image_size: int = 256) -> PixelStats:
         """Grey mean, identity eigenvectors: for configs that switch both mean and lighting off."""
         return cls(np.full(3, 0.5, np.float32), np.full((image_size, image_size, 3), 0.5, np.float32),
                    np.full(3, 0.01, np.float32), np.eye(3, dtype=np.float32))

@@ -160,7 +160,7 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
                 bar.update(n)
     for message in skipped:
         log.warning("skipped %s", message)
-    for split, entry in splits.items():
+    for entry in splits.values():
         entry["count"] = sum(len(json.loads((store_dir / f"{s}.json").read_text())["names"]) for s in entry["shards"])
     index = {"format": 1, "encoding": encoding, "image_size": SIZE, "quality": quality, "classes": classes,
              "splits": splits, "skipped": skipped}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
-import zlib
 import tarfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 

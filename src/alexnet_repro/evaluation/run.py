@@ -15,7 +15,7 @@ from alexnet_repro.config import MODES
 from alexnet_repro.data.datamodule import StoreDataset
 from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
-from alexnet_repro.export import FILENAME, ExportError, ExportedModel, load_model
+from alexnet_repro.export import FILENAME, ExportedModel, ExportError, load_model
 
 
 def find_models(runs_dir: Path) -> dict[str, Path]:

@@ -16,11 +16,10 @@ from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.data.store import fingerprint
 from alexnet_repro.export import FILENAME, save_model
-from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
 from alexnet_repro.results import write_train_summary
+from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
-
 
 
 def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
