@@ -129,7 +129,7 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     assert [c["wnid"] for c in classes] == sorted(p.name for p in (tiny_data["raw"] / "train").iterdir())
     for split in ("train", "val"):
         assert len(list((raw / split).rglob("*.JPEG"))) == len(list((tiny_data["raw"] / split).rglob("*.JPEG")))
-    assert (tmp_path / "archives" / "imagenette" / "imagenette2-320.tgz").exists()
+    assert (tmp_path / "dl" / "imagenette2-320.tgz").exists()  # kept where data.source.download_dir says
 
 
 def test_imagenette_published_checksum_is_used():
