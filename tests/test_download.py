@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from alexnet_repro.data import acquire as acquire_mod
-from alexnet_repro.data.download import ChecksumError, fetch
+from alexnet_repro.data import download as acquire_mod
+from alexnet_repro.data.fetch import ChecksumError, fetch
 
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
@@ -132,13 +132,25 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     assert (tmp_path / "dl" / "imagenette2-320.tgz").exists()  # kept where data.source.download_dir says
 
 
-def test_imagenette_published_checksum_is_used():
-    from torchvision.datasets.imagenette import Imagenette
-
-    url, md5 = Imagenette._ARCHIVES["320px"]
-    assert url == "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz" and len(md5) == 32
+def test_imagenette_published_checksum_is_used(tiny_data, tmp_path, monkeypatch):
     import yaml
 
+    from alexnet_repro.config import SourceConfig
     from conftest import CONF
 
-    assert yaml.safe_load((CONF / "data" / "imagenette.yaml").read_text())["source"]["location"] == url
+    configured = yaml.safe_load((CONF / "data" / "imagenette.yaml").read_text())["source"]["location"]
+    assert len(acquire_mod.IMAGENETTE_MD5[configured]) == 32  # the configured archive has a published md5
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "imagenette2-320.tgz").write_bytes(b"not the published archive")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(served)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_port}/imagenette2-320.tgz"
+    monkeypatch.setitem(acquire_mod.IMAGENETTE_MD5, url, acquire_mod.IMAGENETTE_MD5[configured])
+    try:
+        source = SourceConfig(kind="imagenette", location=url, verify_md5=True, download_dir=str(tmp_path / "dl"))
+        with pytest.raises(ChecksumError, match="imagenette2-320.tgz"):
+            acquire_mod.acquire(source, tmp_path / "raw", progress=False)
+    finally:
+        httpd.shutdown()
+    assert not (tmp_path / "raw").exists()

@@ -1,76 +1,69 @@
-"""Acquire archives: local files, file:// or http(s):// URLs. Streams with a progress bar, resumes a partial
-download (`<name>.part`), checks the md5, and only then gives the file its name."""
+"""The download stage's logic: get the configured source's archives, verified, and ingest them into raw_dir."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import urllib.request
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tqdm import tqdm
+from torchvision.datasets.imagenet import ARCHIVE_META
 
-CHUNK = 1 << 20
+from alexnet_repro.config import SourceConfig
+from alexnet_repro.data.fetch import fetch
+from alexnet_repro.data.generate import generate
+from alexnet_repro.data.ilsvrc import ingest_ilsvrc, ingest_imagefolder
+from alexnet_repro.data.safe_tar import extract_to
 
-
-class ChecksumError(ValueError):
-    pass
-
-
-def md5sum(path: Path, progress: bool = False) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
-                                     desc=f"md5 {path.name}", disable=not progress) as bar:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-            bar.update(len(block))
-    return digest.hexdigest()
-
-
-def verify(path: Path, md5: str | None) -> None:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    if md5 is not None and (actual := md5sum(path)) != md5:
-        raise ChecksumError(f"{path}: md5 {actual} does not match the published {md5}")
+# Imagenette's published archives and class names (fast.ai; the same values torchvision's Imagenette holds
+# in private attributes, copied here so that a torchvision release cannot move them).
+IMAGENETTE_MD5 = {
+    "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2.tgz": "fe2fc210e6bb7c5664d602c3cd71e612",
+    "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz": "3df6f0d01a2c9592104656642f5e78a3",
+    "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz": "e793b78cc4c9e9a4ccc0c1155377a412",
+}
+IMAGENETTE_WORDS = {
+    "n01440764": "tench, Tinca tinca", "n02102040": "English springer, English springer spaniel",
+    "n02979186": "cassette player", "n03000684": "chain saw, chainsaw", "n03028079": "church, church building",
+    "n03394916": "French horn, horn", "n03417042": "garbage truck, dustcart",
+    "n03425413": "gas pump, gasoline pump, petrol pump, island dispenser",
+    "n03445777": "golf ball", "n03888257": "parachute, chute",
+}
 
 
-def _stream(url: str, part: Path, progress: bool) -> None:
-    have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        if have and response.status != 206:  # the server ignored the range: start again
-            have = 0
-        total = response.length + have if response.length is not None else None
-        with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                                           desc=f"download {part.name[:-5]}",
-                                                           disable=not progress) as bar:
-            for block in iter(lambda: response.read(CHUNK), b""):
-                f.write(block)
-                bar.update(len(block))
+def _is_url(location: str) -> bool:
+    return urlparse(location).scheme in ("http", "https", "file")
 
 
-def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Path:
-    """Put `source` (path or URL) at `dest`, verified. An existing, verified `dest` is kept as it is."""
-    dest = Path(dest)
-    if dest.exists():
-        verify(dest, md5)
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    scheme = urlparse(source).scheme
-    if scheme in ("http", "https"):
-        _stream(source, part, progress)
-    else:
-        local = Path(urlparse(source).path if scheme == "file" else source)
-        if not local.exists():
-            raise FileNotFoundError(f"{local} does not exist")
-        shutil.copyfile(local, part)
-    try:
-        verify(part, md5)
-    except ChecksumError as err:
-        part.unlink()  # a finished but wrong file must not be resumed into
-        raise ChecksumError(str(err).replace(str(part), f"{source} (downloaded to {part})")) from None
-    os.replace(part, dest)
-    return dest
+def fetch_ilsvrc(location: str, dest_dir: Path, verify_md5: bool, progress: bool) -> dict[str, Path]:
+    """The three official archives from a folder or a URL prefix, checked against the published md5s."""
+    paths = {}
+    for key, (name, md5) in ARCHIVE_META.items():
+        if _is_url(location):
+            paths[key] = fetch(f"{location.rstrip('/')}/{name}", dest_dir / name, md5 if verify_md5 else None,
+                               progress)
+        else:
+            paths[key] = fetch(str(Path(location) / name), Path(location) / name, md5 if verify_md5 else None,
+                               progress)
+    return paths
+
+
+def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
+    raw_dir = Path(raw_dir)
+    if source.kind == "embedded":
+        paths = generate(source.location, source.generated, workers=workers, progress=progress)
+        return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+    if source.kind == "ilsvrc":
+        paths = fetch_ilsvrc(source.location, Path(source.download_dir), source.verify_md5, progress)
+        return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+    if source.kind == "imagenette":
+        md5 = IMAGENETTE_MD5.get(source.location)
+        name = Path(urlparse(source.location).path).name
+        archive = fetch(source.location, Path(source.download_dir) / name, md5 if source.verify_md5 else None, progress)
+        words = IMAGENETTE_WORDS
+        with tempfile.TemporaryDirectory(dir=raw_dir.parent if raw_dir.parent.exists() else None) as tmp:
+            extract_to(archive, Path(tmp))
+            root = next(p.parent for p in Path(tmp).rglob("train") if p.is_dir())
+            return ingest_imagefolder(root, raw_dir, words)
+    if source.kind == "imagefolder":
+        return ingest_imagefolder(Path(source.location), raw_dir)
+    raise ValueError(f"data.source.kind={source.kind!r} is not a known source")

@@ -5,7 +5,7 @@ from omegaconf import DictConfig
 
 from alexnet_repro.cli import CONFIG_DIR, launch, log, user_errors
 from alexnet_repro.config import PrepareConfig, validate
-from alexnet_repro.data.acquire import acquire
+from alexnet_repro.data.download import acquire
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
