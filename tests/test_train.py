@@ -51,6 +51,18 @@ def test_history_and_wandb_offline_run(tiny_data, tmp_path, monkeypatch):
         assert key in wandb_file, key  # metrics, Figure 3's kernels and the group are in the offline run
 
 
+def test_a_resumed_run_continues_the_same_wandb_run(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    base = ["+experiment=baseline", *data_overrides(tiny_data), "logger.log_filters=false"]
+    train(compose_train([*base, "trainer.max_epochs=1"]), tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    summary = train(compose_train([*base, "trainer.max_epochs=2", f"ckpt_path={last}"]), tmp_path)
+    assert summary["epochs"] == 2
+    ids = {r.name.rsplit("-", 1)[1] for r in (tmp_path / "wandb").glob("offline-run-*")}  # one folder per start
+    assert ids == {(tmp_path / "wandb_id.txt").read_text()}  # one W&B run id: the resumed run continues it
+
+
 KILLED_RUN = r"""
 import os, signal, sys
 import lightning as L

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import string
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet_repro.atomic import write_bytes
 from alexnet_repro.config import TrainConfig, validate
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
@@ -20,6 +23,9 @@ from alexnet_repro.results import write_train_summary
 from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
+
+
+WANDB_ID = "wandb_id.txt"
 
 
 def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
@@ -35,7 +41,18 @@ def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
     group = f"{cfg.data.name}/{cfg.profile_name}/{cfg.experiment_name}"  # the same group as evaluation's
     return [WandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=group,
                         job_type="train", name=f"{cfg.experiment_name}-seed{cfg.seed}", tags=tags,
-                        save_dir=str(run_dir), mode=mode, config=resolved)]
+                        save_dir=str(run_dir), mode=mode, config=resolved, id=wandb_run_id(run_dir),
+                        resume="allow")]
+
+
+def wandb_run_id(run_dir: Path) -> str:
+    """One W&B run per run folder: a resumed training continues it instead of opening another. The id is
+    written by the first process (DDP's other ranks start later, inside fit, and read it)."""
+    path = run_dir / WANDB_ID
+    if not path.exists():
+        alphabet = string.ascii_lowercase + string.digits  # W&B's own ids: 8 such characters
+        write_bytes(path, "".join(secrets.choice(alphabet) for _ in range(8)).encode())
+    return path.read_text().strip()
 
 
 def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
