@@ -24,7 +24,6 @@ from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, L
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
-
 WANDB_ID = "wandb_id.txt"
 
 
