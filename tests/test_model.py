@@ -124,7 +124,8 @@ def test_the_factory_builds_the_papers_net_and_models_import_only_torch():
     import ast
     from pathlib import Path
 
-    from alexnet_repro.models import alexnet, export_config
+    from alexnet_repro.models import export_config
+    from alexnet_repro.models.alexnet import alexnet
 
     net = alexnet(1000)
     assert n_params(net) == 60_965_224
@@ -157,3 +158,13 @@ def test_pre_logits_are_fc7_and_logits_follow():
 def test_impossible_model_configs_name_the_field(switch, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         AlexNetConfig(**switch)
+
+
+def test_the_issues_one_liner_prints_the_papers_count():
+    import subprocess
+    import sys
+
+    code = ("import alexnet_repro.models.alexnet as m; "
+            "print(sum(p.numel() for p in m.alexnet(1000).parameters()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "60965224", out.stderr[-2000:]

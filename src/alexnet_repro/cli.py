@@ -19,11 +19,40 @@ log = logging.getLogger("alexnet_repro")
 _task_started = False
 
 
+class _HeldStderr:
+    """Stands in for stderr until the task starts: Hydra's composition errors are several lines long, and a
+    user who mistyped a key needs one. Once released it forwards everything, held text first."""
+
+    def __init__(self, real):
+        self.real, self.held, self.released = real, [], False
+
+    def write(self, text: str) -> int:
+        if self.released:
+            return self.real.write(text)
+        self.held.append(text)
+        return len(text)
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.real.write("".join(self.held))
+
+    def first_line(self) -> str:
+        lines = [line.strip() for line in "".join(self.held).splitlines() if line.strip()]
+        return lines[0] if lines else "the configuration could not be composed"
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
 @contextmanager
 def user_errors():
     """Around a stage's work: expected failures end it with one line, not a traceback."""
     global _task_started
     _task_started = True
+    if isinstance(sys.stderr, _HeldStderr):
+        held, sys.stderr = sys.stderr, sys.stderr.real
+        held.release()
     try:
         yield
     except USER_ERRORS as err:
@@ -35,10 +64,21 @@ def user_errors():
 
 def launch(main: Callable[[], object]) -> None:
     """Run a @hydra.main function. Hydra exits 1 when composing fails (an unknown experiment, a key that no
-    schema has) before the task starts: a user error too, so it exits 2 like the ones `user_errors` catches."""
+    schema has) before the task starts: a user error too, so it exits 2 with one line, like the ones
+    `user_errors` catches. HYDRA_FULL_ERROR=1 keeps Hydra's whole message."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        main()
+        return
+    held = sys.stderr = _HeldStderr(sys.stderr)
     try:
         main()
     except SystemExit as done:
         if done.code == 1 and not _task_started:
+            held.released = True  # Hydra's long message gives way to its first line
+            held.real.write(f"error: {held.first_line()} (HYDRA_FULL_ERROR=1 for details)\n")
             sys.exit(USAGE_EXIT)
         raise
+    finally:
+        if sys.stderr is held:
+            sys.stderr = held.real
+        held.release()
