@@ -87,3 +87,10 @@ def test_lighting_only_in_training_and_constant_per_image():
     delta = train(images) - plain
     assert delta.abs().sum() > 0
     torch.testing.assert_close(delta, delta[:, :, :1, :1].expand_as(delta))  # one RGB shift per image
+
+
+def test_a_preset_already_on_the_device_is_not_moved_again():
+    train, evaluate, _ = _presets()
+    cpu = torch.device("cpu")
+    assert train.on(cpu) is train and evaluate.on(cpu) is evaluate
+    assert train.on(cpu).mean_tensor.device == cpu

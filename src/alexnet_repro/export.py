@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from alexnet_repro.atomic import atomic_path
-from alexnet_repro.models import AlexNet, AlexNetConfig
+from alexnet_repro.models import AlexNet, AlexNetConfig, export_config
 from alexnet_repro.transforms import EvalPreset, Normalization
 
 EXPORT_FORMAT = 1
@@ -40,10 +39,10 @@ class ExportedModel:
 
 def save_model(path: str | Path, net: AlexNet, classes: list[dict], data_fingerprint: str,
                normalization: Normalization) -> Path:
-    payload = {"format": EXPORT_FORMAT, "model": asdict(net.spec),
+    payload = {"format": EXPORT_FORMAT, "model": export_config(net),
                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                "classes": classes, "data_fingerprint": data_fingerprint,
-               "normalization": normalization.as_dict()}
+               "normalization": asdict(normalization)}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -59,8 +58,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> Exported
             raise KeyError(f"format {payload.get('format')!r}, expected {EXPORT_FORMAT}")
         net = AlexNet(AlexNetConfig(**payload["model"]))
         net.load_state_dict(payload["state_dict"])
-        n = payload["normalization"]
-        norm = Normalization(n["mean"], n["input_scale"], np.asarray(n["mean_image"]), np.asarray(n["mean_rgb"]))
+        norm = Normalization(**payload["normalization"])
     except (KeyError, RuntimeError, TypeError, AttributeError, ValueError) as err:
         raise ExportError(f"{path} is not a model exported by this project ({err})") from None
     preset = EvalPreset(norm, net.spec.input_size)

@@ -73,10 +73,6 @@ class Normalization:
     mean_image: np.ndarray  # (256, 256, 3) in [0, 1]
     mean_rgb: np.ndarray  # (3,) in [0, 1]
 
-    def as_dict(self) -> dict:
-        return {"mean": self.mean, "input_scale": self.input_scale, "mean_image": self.mean_image,
-                "mean_rgb": self.mean_rgb}
-
 
 class _Preset(nn.Module):
     def __init__(self, norm: Normalization, crop_size: int):
@@ -86,6 +82,10 @@ class _Preset(nn.Module):
                 "channel": torch.as_tensor(norm.mean_rgb, dtype=torch.float32)[:, None, None],
                 "none": torch.zeros(3, 1, 1)}[norm.mean]
         self.register_buffer("mean_tensor", mean.contiguous(), persistent=False)
+
+    def on(self, device: torch.device) -> _Preset:
+        """Itself on `device`; a no-op check per batch once it is there (the training step calls this)."""
+        return self if self.mean_tensor.device == device else self.to(device)
 
     def to_float(self, images: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         """uint8 (B, 3, 256, 256) -> float, shifted (lighting), mean-subtracted and scaled; still 256x256."""

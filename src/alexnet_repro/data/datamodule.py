@@ -107,8 +107,8 @@ class StoreDataModule(L.LightningDataModule):
             # alone, so a run resumed from any checkpoint draws exactly what an uninterrupted run would have.
             # Lightning moves the batch (this hook) before on_train_batch_start: seeding belongs here.
             torch.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 4096 + trainer.global_rank)
-            return self.train_preset.to(images.device)(images), labels
-        return self.eval_preset.to(images.device)(images), labels
+            return self.train_preset.on(images.device)(images), labels
+        return self.eval_preset.on(images.device)(images), labels
 
     @property
     def num_classes(self) -> int:

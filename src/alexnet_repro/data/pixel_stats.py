@@ -33,9 +33,3 @@ class PixelStats:
             np.asarray(meta["eigenvalues"], np.float32),
             np.asarray(meta["eigenvectors"], np.float32),
         )
-
-    @classmethod
-    def neutral(cls, image_size: int = 256) -> PixelStats:
-        """Grey mean, identity eigenvectors: for configs that switch both mean and lighting off."""
-        return cls(np.full(3, 0.5, np.float32), np.full((image_size, image_size, 3), 0.5, np.float32),
-                   np.full(3, 0.01, np.float32), np.eye(3, dtype=np.float32))
