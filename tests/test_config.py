@@ -51,6 +51,9 @@ def test_ddp2_and_slurm_configs_compose():
     ("model.towers=3", "model.towers"),
     ("model.activation=sigmoid", "model.activation"),
     ("data.batch_size=0", "data.batch_size"),
+    ("data.image_size=100", "data.image_size"),
+    ("model.input_size=116", "model.input_size"),
+    ("data.image_size=64", "model.input_size"),  # the embedded profile's 115 crops do not fit in 64
 ])
 def test_impossible_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -47,3 +47,24 @@ def test_resume_skips_the_batches_already_trained_on():
     resumed.resume_position = lambda: 3
     assert list(resumed) == full[3:]
     assert list(resumed) == full  # only the first epoch after a restart is shortened
+
+
+def test_a_smaller_side_is_decoded_at_that_scale_close_to_averaging_the_full_image(tiny_data):
+    """data.image_size=128: libjpeg's DCT scaling, about what 2x2 block averages of the 256 image give."""
+    from alexnet_repro.data.store import downscale
+
+    full, _ = StoreDataset(str(tiny_data["store"]), "val")[3]
+    half, _ = StoreDataset(str(tiny_data["store"]), "val", side=128)[3]
+    assert half.shape == (3, 128, 128) and half.dtype == torch.uint8
+    averaged = torch.from_numpy(downscale(full.permute(1, 2, 0).numpy(), 128)).permute(2, 0, 1)
+    assert (half.float() - averaged.float()).abs().mean() < 4  # of 255: the same picture
+    with pytest.raises(ValueError, match="100x100"):
+        StoreDataset(str(tiny_data["store"]), "val", side=100)[0]
+
+
+def test_in_memory_serves_exactly_what_decoding_each_time_serves(tiny_data):
+    streamed = StoreDataset(str(tiny_data["store"]), "train", side=128)
+    held = StoreDataset(str(tiny_data["store"]), "train", side=128, in_memory=True)
+    assert held.decoded.shape == (len(streamed), 3, 128, 128)
+    for i in (0, 17, len(streamed) - 1):
+        assert torch.equal(held[i][0], streamed[i][0]) and held[i][1] == streamed[i][1]

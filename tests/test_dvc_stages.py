@@ -187,6 +187,12 @@ def instances(name: str) -> list[tuple[str, dict]]:
     """(stage instance, interpolation variables) for every instance of a stage, with params.yaml's values."""
     body = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
     variables = pipeline_vars()
+    if "matrix" in body:  # train@<experiment>-<seed>: every combination of the matrix's lists
+        axes = {axis: resolve_foreach(values, variables) for axis, values in body["matrix"].items()}
+        combos = [{}]
+        for axis, values in axes.items():
+            combos = [{**c, axis: v} for c in combos for v in values]
+        return [(f"{name}@{'-'.join(str(v) for v in c.values())}", {**variables, "item": c}) for c in combos]
     if "foreach" not in body:
         return [(name, variables)]
     items = resolve_foreach(body["foreach"], variables)

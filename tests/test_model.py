@@ -154,7 +154,8 @@ def test_pre_logits_are_fc7_and_logits_follow():
 
 
 @pytest.mark.parametrize("switch, field", [(dict(dropout=1.0), "dropout"), (dict(towers=3), "towers"),
-                                           (dict(lrn=dict(k=0.0)), "lrn.k"), (dict(pool_stride=4), "pool_stride")])
+                                           (dict(lrn=dict(k=0.0)), "lrn.k"), (dict(pool_stride=4), "pool_stride"),
+                                           (dict(input_size=63), "input_size"), (dict(input_size=228), "input_size")])
 def test_impossible_model_configs_name_the_field(switch, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         AlexNetConfig(**switch)
@@ -168,3 +169,22 @@ def test_the_issues_one_liner_prints_the_papers_count():
             "print(sum(p.numel() for p in m.alexnet(1000).parameters()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "60965224", out.stderr[-2000:]
+
+
+def test_a_smaller_input_keeps_the_topology():
+    """The embedded profile's 115-pixel crops: 27-13-6-2 feature maps where 227 gives 55-27-13-6."""
+    spec = AlexNetConfig(input_size=115, width=0.25)
+    assert feature_map_sizes(spec) == {"conv1": 27, "pool1": 13, "conv2": 13, "pool2": 6, "conv3": 6, "conv4": 6,
+                                       "conv5": 6, "pool5": 2}
+    net = AlexNet(spec)
+    assert net(torch.zeros(2, 3, 115, 115)).shape == (2, 1000)
+
+
+def test_the_lrn_gain_control_is_the_constant_lrn_tends_to_at_low_activity():
+    """lrn_gain replaces LRN by k^-beta; on activations of this input scale real LRN is within 1% of it."""
+    lrn = LRNConfig()
+    control = AlexNet(AlexNetConfig(lrn=LRNConfig(constant_gain=True), width=0.25))
+    assert control.features.norm1.gain == pytest.approx(2 ** -0.75)
+    x = torch.randn(4, 24, 27, 27)  # unit-scale activity: alpha/n * sum a^2 is about 1e-4 against k = 2
+    real = TowerLRN(2, lrn.size, lrn.alpha, lrn.beta, lrn.k)(x)
+    torch.testing.assert_close(real, control.features.norm1(x), rtol=1e-3, atol=1e-4)

@@ -14,6 +14,7 @@ import yaml
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
+RUNS = Path("runs") / "embedded_tiny" / "tiny"  # runs/<dataset>/<profile>/<experiment>/seed<k>
 
 
 def sh(*args, cwd, timeout=1200):
@@ -35,7 +36,7 @@ def repo(tmp_path_factory):
     for generated in ("reports", "results"):  # the committed full run's outputs; this run makes its own
         shutil.rmtree(work / generated, ignore_errors=True)
     params = yaml.safe_load((work / "params.yaml").read_text())
-    params.update(dataset="embedded_tiny", profile="tiny", experiments=["baseline", "tanh", "no_lrn"])
+    params.update(dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"])
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.email=t@t", "-c", "user.name=t",
                                                               "commit", "-qm", "fixture"]):
@@ -49,7 +50,7 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo):
     for name in ("baseline", "tanh", "no_lrn"):
         metrics = json.loads((repo / "results" / name / "metrics.json").read_text())
         assert 0 <= metrics["ten_crop"]["err_top1"] <= 1
-        assert list((repo / "runs" / name / "seed0" / "wandb").glob("offline-run-*"))
+        assert list((repo / RUNS / name / "seed0" / "wandb").glob("offline-run-*"))
         assert list((repo / "results" / name / "wandb").glob("offline-run-*"))  # evaluate joins the group
     report = (repo / "reports" / "README.md").read_text()
     assert "no_lrn" in report and "Table 2" in report
@@ -66,10 +67,10 @@ def test_changing_one_experiment_reruns_only_it_and_the_report(repo):
     path = repo / "conf" / "experiment" / "no_lrn.yaml"
     path.write_text(path.read_text() + "optim:\n  lr: 0.02\n")
     status = sh("dvc", "status", "--json", cwd=repo)
-    assert set(json.loads(status.stdout)) == {"train@no_lrn"}
+    assert set(json.loads(status.stdout)) == {"train@no_lrn-0"}
     again = sh("dvc", "repro", cwd=repo)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     ran = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train@no_lrn", "evaluate@no_lrn", "report"}
-    resolved = yaml.safe_load((repo / "runs" / "no_lrn" / "seed0" / "resolved_config.yaml").read_text())
+    assert ran == {"train@no_lrn-0", "evaluate@no_lrn", "report"}
+    resolved = yaml.safe_load((repo / RUNS / "no_lrn" / "seed0" / "resolved_config.yaml").read_text())
     assert resolved["optim"]["lr"] == 0.02

@@ -18,6 +18,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from alexnet_repro.data.generate import GeneratedSpec
+from alexnet_repro.data.store import DECODE_SIZES
 from alexnet_repro.models import AlexNetConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # src/alexnet_repro/config.py -> the repository
@@ -135,10 +136,16 @@ class DataConfig:
     stats_path: str = "${paths.data}/stats/${data.name}/pca_stats.json"
     batch_size: int = MISSING  # global; each of N devices takes batch_size / N (section 5)
     workers: int = MISSING
+    # The side the loader decodes the store's 256x256 images at: 256 (the paper), or 128/64/32, which the JPEG
+    # decoder produces at a fraction of the cost (DCT scaling) for a profile that scales the whole input down.
+    image_size: int = 256
+    in_memory: bool = False  # decode each split once and keep it in RAM: for small sets (the embedded one)
 
     def __post_init__(self) -> None:
         in_range("data.batch_size", self.batch_size, 1)
         in_range("data.workers", self.workers, 0)
+        if self.image_size not in DECODE_SIZES:
+            raise ValueError(f"data.image_size={self.image_size}: choose one of {list(DECODE_SIZES)}")
 
 
 @dataclass
@@ -201,6 +208,11 @@ class TrainConfig:
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
 
+    def __post_init__(self) -> None:
+        if self.model.input_size > self.data.image_size:
+            raise ValueError(f"model.input_size={self.model.input_size} does not fit in "
+                             f"data.image_size={self.data.image_size}: crops are cut from the decoded image")
+
 
 MODES = ("center", "ten_crop")  # section 4.1: one centre patch, or ten patches averaged
 
@@ -245,10 +257,13 @@ class ReportConfig:
     mode: str = MISSING
     bootstrap_samples: int = MISSING
     seed: int = MISSING
+    relu_tanh_threshold: float = MISSING  # Figure 1's training-error level (the paper: 25% on CIFAR-10)
 
     def __post_init__(self) -> None:
         choice("mode", self.mode, MODES)
         in_range("bootstrap_samples", self.bootstrap_samples, 100)
+        if not 0 < self.relu_tanh_threshold < 1:
+            raise ValueError(f"relu_tanh_threshold={self.relu_tanh_threshold}: it must lie in (0, 1)")
 
 
 GROUP_SCHEMAS = {"paths": PathsConfig, "data": DataConfig, "model": AlexNetConfig, "augment": AugmentConfig,

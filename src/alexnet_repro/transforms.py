@@ -70,14 +70,20 @@ class Normalization:
 
     mean: str  # image (per-pixel mean, the paper) | channel | none
     input_scale: float  # the paper feeds raw 0..255 values minus the mean
-    mean_image: np.ndarray  # (256, 256, 3) in [0, 1]
+    mean_image: np.ndarray  # (S, S, 3) in [0, 1], at the side S the loader decodes images at (256: the paper)
     mean_rgb: np.ndarray  # (3,) in [0, 1]
+
+    @property
+    def image_size(self) -> int:
+        """The side of the images this normalisation expects (and the loader must decode at)."""
+        return int(self.mean_image.shape[0])
 
 
 class _Preset(nn.Module):
     def __init__(self, norm: Normalization, crop_size: int):
         super().__init__()
         self.mean, self.input_scale, self.crop_size = norm.mean, norm.input_scale, crop_size
+        self.image_size = norm.image_size
         mean = {"image": torch.as_tensor(norm.mean_image, dtype=torch.float32).permute(2, 0, 1),
                 "channel": torch.as_tensor(norm.mean_rgb, dtype=torch.float32)[:, None, None],
                 "none": torch.zeros(3, 1, 1)}[norm.mean]

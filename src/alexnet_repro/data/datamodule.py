@@ -21,19 +21,30 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from alexnet_repro.data.store import ShardReader, read_info
+from alexnet_repro.data.store import STORE_SIZE, ShardReader, read_info
 from alexnet_repro.transforms import EvalPreset, TrainPreset
 
 
 class StoreDataset(Dataset):
-    def __init__(self, folder: str, split: str):
-        self.reader = ShardReader(folder, split)
+    """(3, side, side) uint8 images and labels. in_memory=True decodes the split once and serves every epoch
+    from RAM (airbench's way for small sets: N * side^2 * 3 bytes, 64 MB for the embedded set at 128)."""
+
+    def __init__(self, folder: str, split: str, side: int = STORE_SIZE, in_memory: bool = False):
+        self.reader, self.side = ShardReader(folder, split), side
+        self.decoded = None
+        if in_memory:
+            self.decoded = torch.empty((len(self.reader), 3, side, side), dtype=torch.uint8)
+            for i in range(len(self.reader)):
+                self.decoded[i] = self._decode(i)
 
     def __len__(self) -> int:
         return len(self.reader)
 
+    def _decode(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(self.reader.image(i, self.side)).permute(2, 0, 1)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        image = torch.from_numpy(self.reader.image(i)).permute(2, 0, 1)  # (3, 256, 256) uint8
+        image = self.decoded[i] if self.decoded is not None else self._decode(i)
         return image, int(self.reader.labels[i])
 
 
@@ -93,9 +104,10 @@ class ResumableLoader(DataLoader):
 
 class StoreDataModule(L.LightningDataModule):
     def __init__(self, store_dir: str, train_preset: TrainPreset, eval_preset: EvalPreset, batch_size: int = 128,
-                 workers: int = 2, seed: int = 0):
+                 workers: int = 2, seed: int = 0, in_memory: bool = False):
         super().__init__()
         self.store_dir, self.batch_size, self.workers, self.seed = store_dir, batch_size, workers, seed
+        self.in_memory = in_memory
         self.train_preset, self.eval_preset = train_preset, eval_preset
         self.info = read_info(store_dir)
 
@@ -125,7 +137,7 @@ class StoreDataModule(L.LightningDataModule):
         return self.batch_size // world
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        dataset = StoreDataset(self.store_dir, split)
+        dataset = StoreDataset(self.store_dir, split, self.train_preset.image_size, self.in_memory)
         rank, world = self._world()
         sampler = EpochBatchSampler(len(dataset), self.per_device_batch(), shuffle, self.seed, rank, world)
         kwargs = dict(batch_sampler=sampler, num_workers=self.workers, pin_memory=torch.cuda.is_available(),

@@ -5,8 +5,10 @@ in the official ILSVRC-2012 file layout, so that the same ingest code runs on it
   ILSVRC2012_img_val.tar       flat ILSVRC2012_val_00000001.JPEG ...
   ILSVRC2012_devkit_t12.tar.gz data/meta.mat and data/ILSVRC2012_validation_ground_truth.txt
 
-A class is an object shape with its own surface texture (never a colour): colours, scale, position, rotation,
-background clutter and lighting vary per image, so a small net needs several epochs to learn it. Image sizes
+A class is a combination: an object shape, a surface texture and a colour palette. Each palette is shared by
+two classes (colour alone narrows a class down to two) and every shape and texture belongs to one class, so
+the net must learn texture or shape detectors, Figure 3's kind of kernels, to tell the pair apart. Hue,
+brightness, scale, position, rotation, background clutter and lighting vary per image. Image sizes
 follow ImageNet's spread (mostly about 500x375, some several times larger, a few under 256 on a side), and
 ImageNet's quirks are there: a few grayscale JPEGs, a few CMYK JPEGs, one PNG file named .JPEG.
 Same seed, same bytes: tar and gzip headers carry no times or owners, the .mat header no date.
@@ -31,6 +33,8 @@ from alexnet_repro.atomic import atomic_path
 
 SHAPES = ("disc", "square", "triangle", "star", "cross", "ring", "hexagon", "crescent", "arrow", "diamond")
 TEXTURES = ("stripes", "dots", "checker", "waves", "grid", "rings", "zigzag", "speckle", "solid", "diagonal")
+# Two hues per palette (degrees on the colour wheel), jittered per image; palette p serves classes 2p and 2p+1.
+PALETTES = ((0, 45), (120, 170), (220, 270), (300, 20), (60, 190))
 TRAIN_TAR, VAL_TAR, DEVKIT_TAR = "ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz"
 
 
@@ -48,7 +52,20 @@ def wnid(c: int) -> str:
 
 
 def class_words(c: int) -> str:
-    return f"generated {SHAPES[c % len(SHAPES)]} with {TEXTURES[c % len(TEXTURES)]} texture"
+    hues = "/".join(str(h) for h in _palette(c))
+    return f"generated {SHAPES[c % len(SHAPES)]} with {TEXTURES[c % len(TEXTURES)]} texture, hues {hues}"
+
+
+def _palette(c: int) -> tuple[int, int]:
+    return PALETTES[(c // 2) % len(PALETTES)]
+
+
+def _hue_colour(hue: float, rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour (0..255) of this hue (+-12 degrees), saturated, of random brightness."""
+    h = ((hue + rng.uniform(-12, 12)) % 360) / 60
+    sat, value = rng.uniform(0.6, 1.0), rng.uniform(120, 255)
+    k = (np.array([5, 3, 1]) + h) % 6  # the standard HSV -> RGB formula
+    return value * (1 - sat * np.clip(np.minimum(k, 4 - k), 0, 1))
 
 
 def _image_size(rng: np.random.Generator) -> tuple[int, int]:
@@ -155,15 +172,16 @@ def render(c: int, rng: np.random.Generator) -> Image.Image:
             draw.line((x0, y0, x0 + rng.uniform(-2, 2) * rr, y0 + rng.uniform(-2, 2) * rr), fill=colour,
                       width=int(max(1, rr / 4)))
     pixels = np.asarray(img, dtype=np.float32)
-    # The object: the class's shape, filled with the class's texture in two random colours.
+    # The object: the class's shape, filled with its texture in two colours of its palette.
     # Somewhere in the central square (what survives section 2's centre crop), mostly inside it.
-    r = rng.uniform(0.22, 0.42) * side
+    r = rng.uniform(0.28, 0.45) * side
     cx = w / 2 + rng.uniform(-1, 1) * max(side / 2 - 0.8 * r, 0)
     cy = h / 2 + rng.uniform(-1, 1) * max(side / 2 - 0.8 * r, 0)
     angle = rng.uniform(0, 2 * math.pi)
     mask = _shape_mask(SHAPES[c % len(SHAPES)], (w, h), cx, cy, r, angle)
     tex = _texture(TEXTURES[c % len(TEXTURES)], h, w, rng.uniform(0.10, 0.20) * r + 3, rng.uniform(0, math.pi), rng)
-    fg0, fg1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    hue0, hue1 = _palette(c)
+    fg0, fg1 = _hue_colour(hue0, rng), _hue_colour(hue1, rng)
     fill = fg0 * tex[..., None] + fg1 * (1 - tex[..., None])
     pixels = np.where(mask[..., None], fill, pixels)
     # Lighting: a random brightness ramp across the image and sensor noise.

@@ -23,6 +23,17 @@ from alexnet_repro.atomic import atomic_path, write_json
 
 INDEX = "index.json"
 ENCODINGS = ("jpeg", "raw")
+STORE_SIZE = 256  # section 2: shorter side rescaled to 256, then the central 256x256 patch
+DECODE_SIZES = (256, 128, 64, 32)  # what a reader can hand out: libjpeg's DCT scaling by 1, 1/2, 1/4, 1/8
+
+
+def downscale(image: np.ndarray, side: int) -> np.ndarray:
+    """(S, S, C) -> (side, side, C) by averaging S/side x S/side blocks (what the JPEG decoder's scaling does)."""
+    f = image.shape[0] // side
+    if f == 1:
+        return image
+    blocks = image.reshape(side, f, side, f, -1).mean((1, 3), dtype=np.float32)
+    return blocks.round().astype(image.dtype) if image.dtype == np.uint8 else blocks.astype(image.dtype)
 
 
 def shard_stem(split: str, number: int) -> str:
@@ -131,13 +142,17 @@ class ShardReader:
         start = self._offset[i]
         return self._map(int(self._shard[i]))[start : start + self._length[i]]
 
-    def image(self, i: int) -> np.ndarray:
-        """(256, 256, 3) uint8 RGB."""
+    def image(self, i: int, side: int = STORE_SIZE) -> np.ndarray:
+        """(side, side, 3) uint8 RGB; a side below the store's is decoded at that scale, not resized after."""
         data = self.raw_bytes(i)
-        if self.info.encoding == "jpeg":
-            return simplejpeg.decode_jpeg(data.tobytes() if not data.flags.c_contiguous else data, colorspace="RGB")
         s = self.info.image_size
-        return np.array(data).reshape(s, s, 3)  # a copy: the memory map is read-only
+        if side not in DECODE_SIZES or s % side:
+            raise ValueError(f"cannot read {s}x{s} store images at {side}x{side}: choose one of {DECODE_SIZES}")
+        if self.info.encoding == "jpeg":
+            data = data if data.flags.c_contiguous else data.tobytes()
+            return simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=side, min_width=side,
+                                          min_factor=s // side)
+        return downscale(np.array(data).reshape(s, s, 3), side)  # a copy: the memory map is read-only
 
     def __getstate__(self):
         state = self.__dict__.copy()

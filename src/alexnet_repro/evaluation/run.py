@@ -3,7 +3,9 @@ written as one ExperimentResult (results.py) with everything the report and the 
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +19,26 @@ from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
 from alexnet_repro.export import FILENAME, ExportedModel, ExportError, load_model
 
+log = logging.getLogger(__name__)
+
+
+def _finished(run: Path) -> bool:
+    return (run / results.TRAIN_SUMMARY).exists() and (run / FILENAME).exists()  # the summary is written last
+
 
 def find_models(runs_dir: Path) -> dict[str, Path]:
-    """{"seed0": .../model.pt, ...}: a folder of finished seed runs, or a single finished run folder."""
-    found = {p.parent.name: p for p in sorted(runs_dir.glob(f"*/{FILENAME}"))}
-    if not found and (runs_dir / FILENAME).exists():
+    """{"seed0": .../model.pt, ...}: the finished seed<k> runs of an experiment's folder (runs killed, still
+    running or moved to replaced/ are not seeds), or a single finished run folder."""
+    seeds = sorted((p for p in runs_dir.glob("seed*") if re.fullmatch(r"seed\d+", p.name)),
+                   key=lambda p: int(p.name[4:]))
+    unfinished = [p.name for p in seeds if not _finished(p)]
+    if unfinished:
+        log.warning("%s: %s not finished, left out", runs_dir, ", ".join(unfinished))
+    found = {p.name: p / FILENAME for p in seeds if _finished(p)}
+    if not found and _finished(runs_dir):
         found = {"run": runs_dir / FILENAME}
     if not found:
-        raise FileNotFoundError(f"no {FILENAME} under {runs_dir}: train this experiment first")
+        raise FileNotFoundError(f"no finished run under {runs_dir}: train this experiment first")
     return found
 
 
@@ -34,8 +48,8 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _loader(store: str, split: str, batch_size: int, workers: int, limit: int | None = None) -> DataLoader:
-    dataset = StoreDataset(store, split)
+def _loader(store: str, split: str, side: int, batch_size: int, workers: int, limit: int | None = None) -> DataLoader:
+    dataset = StoreDataset(store, split, side)
     if limit is not None and limit < len(dataset):
         keep = np.sort(np.random.default_rng(0).choice(len(dataset), limit, replace=False))
         dataset = Subset(dataset, keep.tolist())
@@ -57,7 +71,7 @@ def _features(model: ExportedModel, store_dir: str, val: DataLoader, labels: np.
     """fc7 activations for Figure 4: all validation images, and up to train_max training images."""
     out = {"val": fc7_features(model, val, device), "val_labels": labels, "val_names": np.array(names)}
     if train_max > 0:
-        train = _loader(store_dir, "train", batch_size, workers, train_max)
+        train = _loader(store_dir, "train", model.preset.image_size, batch_size, workers, train_max)
         reader = StoreDataset(store_dir, "train").reader
         idx = train.dataset.indices if isinstance(train.dataset, Subset) else list(range(len(reader)))
         out.update(train=fc7_features(model, train, device), train_labels=reader.labels[idx],
@@ -73,7 +87,11 @@ def evaluate(experiment: str, runs_dir: str | Path, out_dir: str | Path, store_d
     paths = find_models(runs_dir)
     models = {seed: load_matching(path, store_dir, dev) for seed, path in paths.items()}
     runs = {seed: results.load_run(path.parent) for seed, path in paths.items()}
-    val = _loader(store_dir, "val", batch_size, workers)
+    sides = {model.preset.image_size for model in models.values()}
+    if len(sides) > 1:
+        raise ExportError(f"the runs under {runs_dir} expect images of different sizes {sorted(sides)}: "
+                          "an experiment's seeds must share one configuration")
+    val = _loader(store_dir, "val", sides.pop(), batch_size, workers)
     names = val.dataset.reader.names
     per_seed = {seed: predict([model], val, modes, dev, progress) for seed, model in models.items()}
     labels = next(iter(per_seed.values()))[1]

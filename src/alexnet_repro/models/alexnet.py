@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from alexnet_repro.models.lrn import TowerLRN
+from alexnet_repro.models.lrn import ConstantGain, TowerLRN
 
 CONV_KERNELS = (96, 256, 384, 384, 256)  # section 3.5
 FC_UNITS = 4096  # section 3.5
@@ -48,6 +48,9 @@ class LRNConfig:
     beta: float = 0.75
     k: float = 2.0
     alpha_over_n: bool = True
+    # A control, not the paper: the layer replaced by the gain it has at zero activity, k^-beta (2^-0.75, about
+    # 0.59). At small input scales LRN is nearly this constant, so this separates its scale from its normalisation.
+    constant_gain: bool = False
 
     def __post_init__(self) -> None:
         _require(1 <= self.size <= 64, "lrn.size", self.size, "it must lie in [1, 64]")
@@ -67,7 +70,7 @@ class AlexNetConfig:
     dropout: float = 0.5  # section 4.2, fc6 and fc7 only; 0 switches it off
     towers: int = 2  # 2: the paper's grouped net; 1: the same widths with no grouping
     half_kernels: bool = False  # section 3.2's one-GPU net: half of conv1-conv4's kernels, conv5 and fc kept
-    input_size: int = 227  # 227 (pad 0, cuda-convnet) or 224 (conv1 pad 2, torchvision)
+    input_size: int = 227  # 227 (pad 0, cuda-convnet), 224 (conv1 pad 2, torchvision), or smaller: see below
     width: float = 1.0  # scales every layer's width; < 1 for the small embedded profile
     init: str = "paper"  # section 5: paper (biases 1) | caffe (biases 0.1) | kaiming (for small fast runs)
 
@@ -77,7 +80,8 @@ class AlexNetConfig:
         _require(self.num_classes >= 1, "num_classes", self.num_classes, "it must be >= 1")
         _require(self.activation in ACTIVATIONS, "activation", self.activation, f"choose one of {list(ACTIVATIONS)}")
         _require(self.towers in (1, 2), "towers", self.towers, "choose 1 or 2")
-        _require(self.input_size in (224, 227), "input_size", self.input_size, "choose 224 or 227")
+        _require(self.input_size == 224 or (MIN_INPUT <= self.input_size <= 227 and self.input_size % 4 == 3),
+                 "input_size", self.input_size, f"choose 224, 227, or a smaller size 4k+3 >= {MIN_INPUT}")
         _require(self.init in INITS, "init", self.init, f"choose one of {list(INITS)}")
         _require(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "it must lie in [0, 1)")
         _require(0.0 < self.width <= 4.0, "width", self.width, "it must lie in (0, 4]")
@@ -90,12 +94,17 @@ def _out(size: int, kernel: int, stride: int, pad: int = 0) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
+# The same topology at a smaller scale (the embedded profile's 115 gives 27, 13, 6, 2 instead of 55, 27, 13, 6):
+# any size 4k+3 tiles conv1's stride-4 windows exactly, as 227 does; 67 is the smallest that leaves pool5 1x1.
+MIN_INPUT = 67
+
+
 def conv1_padding(input_size: int) -> int:
-    if input_size == 227:
-        return 0
     if input_size == 224:
         return 2  # torchvision's choice, so that 224 also gives 55x55
-    raise ValueError(f"input_size must be 227 or 224, got {input_size}")
+    if input_size % 4 == 3:
+        return 0
+    raise ValueError(f"input_size must be 224 or 4k+3 (227, 115, ...), got {input_size}")
 
 
 def feature_map_sizes(spec: AlexNetConfig) -> dict[str, int]:
@@ -141,6 +150,8 @@ class AlexNet(nn.Module):
             lrn = spec.lrn
             if not lrn.enabled:
                 return nn.Identity()
+            if lrn.constant_gain:
+                return ConstantGain(lrn.k ** -lrn.beta)
             return TowerLRN(t, lrn.size, lrn.alpha, lrn.beta, lrn.k, lrn.alpha_over_n)
 
         sizes = feature_map_sizes(spec)

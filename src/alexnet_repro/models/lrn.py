@@ -38,3 +38,17 @@ class TowerLRN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"towers={self.towers}, size={self.size}, alpha'={self.scale:g}, beta={self.beta}, k={self.k}"
+
+
+class ConstantGain(nn.Module):
+    """x * gain: what TowerLRN reduces to when k dominates the window sum (the lrn_gain control experiment)."""
+
+    def __init__(self, gain: float):
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gain
+
+    def extra_repr(self) -> str:
+        return f"gain={self.gain:.4f}"

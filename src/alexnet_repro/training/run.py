@@ -11,15 +11,17 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet_repro.atomic import write_bytes
 from alexnet_repro.config import TrainConfig, validate
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
-from alexnet_repro.data.store import fingerprint
+from alexnet_repro.data.store import downscale, fingerprint
 from alexnet_repro.export import FILENAME, save_model
 from alexnet_repro.results import write_train_summary
+from alexnet_repro.training import resume
 from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
@@ -71,16 +73,20 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     run_dir = Path(run_dir).resolve()
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
     resolved.pop("hydra", None)
+    store = fingerprint(cfg.data.store_dir)
+    # An explicit ckpt_path is the user's choice; otherwise the folder decides (resume.py).
+    ckpt_path = cfg.ckpt_path or resume.prepare(run_dir, resume.config_fingerprint(resolved, store),
+                                                rank_zero_only.rank == 0)
     L.seed_everything(cfg.seed, workers=True)
 
     stats = PixelStats.load(cfg.data.stats_path)
     a = cfg.augment
-    norm = Normalization(a.mean, a.input_scale, stats.mean_image, stats.mean_rgb)
+    norm = Normalization(a.mean, a.input_scale, downscale(stats.mean_image, cfg.data.image_size), stats.mean_rgb)
     size = cfg.model.input_size
     train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, a.lighting_std,
                                a.lighting_sqrt_eigenvalues, a.random_crop, a.flip)
     data = StoreDataModule(cfg.data.store_dir, train_preset, EvalPreset(norm, size), cfg.data.batch_size,
-                           cfg.data.workers, cfg.seed)
+                           cfg.data.workers, cfg.seed, cfg.data.in_memory)
     model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
     resolved["model"]["num_classes"] = data.num_classes
     module = AlexNetModule(asdict(model), asdict(cfg.optim))
@@ -98,7 +104,7 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
         enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
         default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
         callbacks=[*build_callbacks(cfg, run_dir, best), *extra_callbacks], plugins=[AtomicCheckpointIO()], **limits)
-    trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     wandb_url = None
@@ -118,7 +124,7 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
         # The best epoch's weights as a plain model: what evaluation loads (export.py).
         best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(best_state)
-        save_model(run_dir / FILENAME, module.net, data.info.classes, fingerprint(cfg.data.store_dir), norm)
+        save_model(run_dir / FILENAME, module.net, data.info.classes, store, norm)
         summary["model"] = FILENAME
         OmegaConf.save(OmegaConf.create(resolved), run_dir / "resolved_config.yaml")
         write_train_summary(run_dir, summary)
