@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import torch
 
+from alexnet_repro.results import read_history
 from alexnet_repro.training.run import train
 from conftest import CONF, PYTHON, ROOT, compose_train, data_overrides
 
@@ -105,6 +106,12 @@ def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data,
     wb = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     for key in wb:
         torch.testing.assert_close(wa[key], wb[key], msg=key)  # same batches, same augmentation draws
+    # The history reads as if the run had never stopped: same losses, errors and rates epoch by epoch
+    # (epoch 2's training loss averages all its batches, not only those after the restart); wall time goes on.
+    ha, hb = read_history(tmp_path / "killed" / "history.csv"), read_history(tmp_path / "whole" / "history.csv")
+    for key in ("epoch", "step", "train/loss", "train/err_top1", "val/loss", "val/err_top1", "lr"):
+        assert ha[key] == pytest.approx(hb[key], rel=1e-4), key
+    assert ha["wall_s"][1] > ha["wall_s"][0] > 0 and all(v > 0 for v in ha["train/images_per_s"])
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ class EpochHistory(L.Callback):
     def __init__(self, path):
         self.path = path
         self.rows: list[dict] = []
-        self.started = time.perf_counter()
+        self.started = time.perf_counter()  # wall_s counts training time, summed over restarts
 
     def on_train_epoch_end(self, trainer, pl_module):
         if trainer.sanity_checking:
@@ -67,10 +67,11 @@ class EpochHistory(L.Callback):
         write_bytes(self.path, buffer.getvalue().encode())
 
     def state_dict(self):
-        return {"rows": self.rows}
+        return {"rows": self.rows, "elapsed_s": time.perf_counter() - self.started}
 
     def load_state_dict(self, state_dict):
         self.rows = list(state_dict.get("rows", []))
+        self.started = time.perf_counter() - state_dict.get("elapsed_s", 0.0)
 
 
 class LastCheckpoint(L.Callback):

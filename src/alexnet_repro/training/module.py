@@ -6,6 +6,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_repro.models import AlexNet, AlexNetConfig
@@ -28,6 +29,11 @@ class AlexNetModule(L.LightningModule):
         num_classes = self.net.spec.num_classes
         self.val_top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.val_top5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
+        # The epoch's running means travel in checkpoints (persistent states), so an epoch resumed after a kill
+        # reports the mean over all its batches, not only those after the restart.
+        self.train_loss, self.train_wrong = MeanMetric(), MeanMetric()
+        for metric in (self.train_loss, self.train_wrong):
+            metric.persistent(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -38,13 +44,16 @@ class AlexNetModule(L.LightningModule):
         loss = F.cross_entropy(logits, y)
         wrong = (logits.detach().argmax(1) != y).float().mean()
         # No .item() here: values stay on the device; the epoch values are batch-size-weighted means, i.e. the
-        # exact error over the epoch's images, reduced across devices once at the epoch's end.
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(y))
-        self.log("train/err_top1", wrong, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(y))
+        # exact error over the epoch's images, reduced across devices once at the epoch's end (torchmetrics).
+        self.train_loss.update(loss.detach(), len(y))
+        self.train_wrong.update(wrong, len(y))
+        self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
+        self.log("train/err_top1", self.train_wrong, on_step=False, on_epoch=True)
+        # The rate this epoch trains with (constant within an epoch), logged per step so that an epoch resumed
+        # in its middle still reports it.
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
         return loss
-
-    def on_train_epoch_start(self) -> None:
-        self.log("lr", self.optimizers().param_groups[0]["lr"])  # the rate this epoch trains with
 
     def on_validation_epoch_end(self) -> None:
         # compute() all-reduces across DDP ranks: every validation image counted once (see datamodule).
