@@ -14,7 +14,8 @@
 # %% [markdown]
 # # Exploring a pipeline run
 # Loads what `dvc repro` left in `results/` (metrics, per-image predictions, training histories, fc7
-# features, conv1 kernels) and looks at it: curves, ablation deltas, filters, nearest neighbours.
+# features, conv1 kernels) and looks at it: curves, ablation deltas with the report's verdict rule, filters,
+# nearest neighbours.
 # Run it from the repository root or from `notebooks/`; on the embedded dataset the numbers are not
 # comparable to ImageNet.
 
@@ -26,7 +27,9 @@ import numpy as np
 
 from alexnet_repro import results
 from alexnet_repro.data.store import ShardReader
-from alexnet_repro.report.stats import paired_bootstrap
+from alexnet_repro.report import kernels, neighbours
+from alexnet_repro.report.paper import ABLATIONS
+from alexnet_repro.report.stats import VERDICT_RULE, hierarchical_bootstrap, verdict
 from alexnet_repro.viz import filter_grid
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
@@ -36,11 +39,14 @@ print(f"{len(found)} experiments: {', '.join(found)}")
 
 # %% [markdown]
 # ## Error rates, centre crop and ten patches
+# Each seed's ten-crop top-1 error, and the ensemble of an experiment's seeds (averaged softmax).
 
 # %%
-print(f"{'experiment':18s} {'centre top-1':>12s} {'ten-crop top-1':>15s} {'ten-crop top-5':>15s}")
+print(f"{'experiment':18s} {'seeds':>5s} {'ten-crop top-1 per seed':>28s} {'ensemble top-1':>15s} {'top-5':>6s}")
 for name, m in metrics.items():
-    print(f"{name:18s} {m['center']['err_top1']:12.3f} {m['ten_crop']['err_top1']:15.3f} {m['ten_crop']['err_top5']:15.3f}")
+    per_seed = " ".join(f"{m['per_seed'][s]['ten_crop']['err_top1']:.3f}" for s in found[name].seeds)
+    print(f"{name:18s} {len(found[name].seeds):5d} {per_seed:>28s} {m['ten_crop']['err_top1']:15.3f} "
+          f"{m['ten_crop']['err_top5']:6.3f}")
 
 # %% [markdown]
 # ## Training curves
@@ -56,17 +62,20 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# ## Ablation deltas against the baseline (paired bootstrap, 95%)
+# ## Ablation deltas against the baseline (bootstrap over seeds, then images; 95%)
 
 # %%
-base1, _ = found["baseline"].errors("ten_crop")  # (seeds, images) 0/1 top-1 errors
-deltas = {}
+print(VERDICT_RULE)
+base = found["baseline"]
+base1, _ = base.errors("ten_crop")  # (seeds, images) 0/1 top-1 errors
+effects = {}
 for name, r in found.items():
     if name != "baseline":
         e1, _ = r.errors("ten_crop")
-        deltas[name] = paired_bootstrap(base1, e1, samples=500)
-        d, lo, hi = deltas[name]
-        print(f"{name:18s} {d * 100:+6.1f} points  [{lo * 100:+6.1f}, {hi * 100:+6.1f}]")
+        effects[name] = effect = hierarchical_bootstrap(base1, e1, samples=500, paired_seeds=r.seeds == base.seeds)
+        paper_sign = ABLATIONS.get(name, (None,) * 5)[4]
+        print(f"{name:18s} {effect.point * 100:+6.1f} points  [{effect.low * 100:+6.1f}, {effect.high * 100:+6.1f}]"
+              f"  {verdict(effect, paper_sign)}")
 
 # %% [markdown]
 # ## The baseline's conv1 kernels (the paper's Figure 3)
@@ -74,7 +83,6 @@ for name, r in found.items():
 # %%
 import torch
 
-base = found["baseline"]
 grids = filter_grid(torch.from_numpy(base.conv1), base.towers)
 fig, axes = plt.subplots(1, len(grids), figsize=(10, 4), squeeze=False)
 for i, (ax, grid) in enumerate(zip(axes[0], grids)):
@@ -82,23 +90,32 @@ for i, (ax, grid) in enumerate(zip(axes[0], grids)):
     ax.set_title(f"tower {i + 1}")
     ax.axis("off")
 plt.show()
+model_cfg = base.runs[base.seeds[0]].config["model"]
+fresh = kernels.low_frequency_share(kernels.initial_conv1(model_cfg, len(base.classes), seed=0))
+print(f"low-frequency share (energy within {kernels.LOW_RADIUS:g} cycles per kernel): trained "
+      f"{kernels.low_frequency_share(base.conv1):.1%}, freshly initialised {fresh:.1%}, "
+      f"white noise {kernels.white_noise_share():.1%}")
 
 # %% [markdown]
 # ## Nearest training images in fc7 space (the paper's Figure 4)
 
 # %%
 feats = base.features
-store = Path(base.runs[base.seeds[0]].config["data"]["store_dir"])  # the store the baseline trained on
+config = base.runs[base.seeds[0]].config
+store = Path(config["data"]["store_dir"])  # the store the baseline trained on
+side = config["data"].get("image_size", 256)  # the scale it trained at
 val, train = ShardReader(store, "val"), ShardReader(store, "train")
 train_pos = {n: i for i, n in enumerate(train.names)}
 query = 0
-dist = ((feats["train"].astype(np.float32) - feats["val"][query].astype(np.float32)) ** 2).sum(1)
-nearest = np.argsort(dist)[:5]
+nearest = neighbours.nearest(feats["train"], feats["val"][query:query + 1], 5)[0]
+rate = neighbours.same_class_rate(feats["val"], feats["val_labels"], feats["train"], feats["train_labels"])
+print(f"{rate:.1%} of the 5 nearest training images share the query's class "
+      f"(chance {neighbours.chance_rate(feats['val_labels'], feats['train_labels']):.1%})")
 fig, axes = plt.subplots(1, 6, figsize=(12, 2.4))
-axes[0].imshow(val.image(query))
+axes[0].imshow(val.image(query, side))
 axes[0].set_title("validation image")
 for ax, j in zip(axes[1:], nearest):
-    ax.imshow(train.image(train_pos[str(feats["train_names"][j])]))
+    ax.imshow(train.image(train_pos[str(feats["train_names"][j])], side))
 for ax in axes:
     ax.axis("off")
 plt.show()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,21 +18,32 @@ PYTHON = sys.executable
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    """4 generated classes, 16 train and 6 val images each, as archives, raw tree, store and statistics."""
+    """4 generated classes, 16 train and 6 val images each: archives; raw (the archives indexed in place, as
+    the pipeline does); tree (the same images unpacked as an ImageFolder raw folder, for tests that change
+    files); store and statistics."""
     from alexnet_repro.data.generate import GeneratedSpec, generate
-    from alexnet_repro.data.ilsvrc import ingest_ilsvrc
+    from alexnet_repro.data.ilsvrc import index_ilsvrc, read_archive_index, read_classes
     from alexnet_repro.data.pca import pixel_statistics, write_statistics
     from alexnet_repro.data.resize import build_store
+    from alexnet_repro.data.sources import archive_parts, read_part
 
     root = tmp_path_factory.mktemp("tiny")
     spec = GeneratedSpec(classes=4, train_per_class=16, val_per_class=6, seed=3)
     archives = generate(root / "archives", spec, workers=2, progress=False)
-    ingest_ilsvrc(archives["train"], archives["val"], archives["devkit"], root / "raw", progress=False)
+    index_ilsvrc(archives["train"], archives["val"], archives["devkit"], root / "raw", progress=False)
     build_store(root / "raw", root / "store", shard_size=20, workers=1, progress=False)
     stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
     write_statistics(stats, mean, root / "stats" / "pca_stats.json")
-    return {"root": root, "archives": archives, "spec": spec, "raw": root / "raw", "store": root / "store",
-            "stats": root / "stats" / "pca_stats.json"}
+    tree = root / "tree"
+    label_of = {c["wnid"]: i for i, c in enumerate(read_classes(root / "raw"))}
+    for split in ("train", "val"):
+        for part in archive_parts(read_archive_index(root / "raw"), split, label_of):
+            for name, _, data in read_part(part):
+                (tree / split / name).parent.mkdir(parents=True, exist_ok=True)
+                (tree / split / name).write_bytes(data)
+    shutil.copyfile(root / "raw" / "classes.json", tree / "classes.json")
+    return {"root": root, "archives": archives, "spec": spec, "raw": root / "raw", "tree": tree,
+            "store": root / "store", "stats": root / "stats" / "pca_stats.json"}
 
 
 def data_overrides(tiny) -> list[str]:

@@ -1,4 +1,5 @@
-"""Downloads over real HTTP on 127.0.0.1: streaming, resume, checksums, and the ILSVRC source end to end."""
+"""Downloads over real HTTP on 127.0.0.1: streaming, resume, cut-off bodies, servers that ignore Range,
+checksums, and the ILSVRC source end to end."""
 
 import functools
 import hashlib
@@ -9,13 +10,19 @@ import threading
 import pytest
 
 from alexnet_repro.data import download as acquire_mod
-from alexnet_repro.data.fetch import ChecksumError, fetch
+from alexnet_repro.data.fetch import ChecksumError, IncompleteDownload, fetch
 
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with Range support (as S3 and image-net.org do) and records the requests."""
+    """Serves files with Range support (as S3 and image-net.org do) and records the requests. Faults on
+    demand: `cut_at` ends the body at that byte of the file while the headers announce all of it (a dropped
+    connection); `ignore_range` answers every request with the whole file (some mirrors do); `chunked` sends
+    the body with Transfer-Encoding: chunked and no Content-Length."""
 
     requests: list = []
+    cut_at: int | None = None
+    ignore_range = False
+    chunked = False
 
     def log_message(self, *args):
         pass
@@ -29,15 +36,29 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             self.send_error(404)
             return
         start = 0
-        if rng := self.headers.get("Range"):
+        if (rng := self.headers.get("Range")) and not RangeHandler.ignore_range:
             start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         else:
             self.send_response(200)
+        end = len(data) if RangeHandler.cut_at is None else RangeHandler.cut_at
+        if RangeHandler.chunked:  # one chunk announcing the rest of the file, then (maybe) cut short
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(f"{len(data) - start:x}\r\n".encode() + data[start:end])
+            if end == len(data):
+                self.wfile.write(b"\r\n0\r\n\r\n")
+            return
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
-        self.wfile.write(data[start:])
+        self.wfile.write(data[start:end])
 
 
 @pytest.fixture
@@ -49,6 +70,7 @@ def server(tiny_data):
     RangeHandler.requests = []
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
+    RangeHandler.cut_at, RangeHandler.ignore_range, RangeHandler.chunked = None, False, False
 
 
 def md5(path):
@@ -72,11 +94,107 @@ def test_download_resumes_a_partial_file(server, tiny_data, tmp_path):
     assert RangeHandler.requests[-1] == (f"/{source.name}", f"bytes={half}-")
 
 
-def test_wrong_checksum_is_an_error_and_nothing_is_left(server, tiny_data, tmp_path):
+def test_wrong_checksum_sets_the_bytes_aside_and_starts_again(server, tiny_data, tmp_path):
+    """A finished but wrong file is not resumed into, nor thrown away: it is moved to <name>.bad, which the
+    error names, and the next try downloads from byte 0."""
     source = tiny_data["archives"]["val"]
-    with pytest.raises(ChecksumError, match=source.name):
+    bad = tmp_path / f"{source.name}.bad"
+    with pytest.raises(ChecksumError, match=f"{source.name}.*does not match.*{bad}") as failed:
         fetch(f"{server}/{source.name}", tmp_path / source.name, "0" * 32, progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert "\n" not in str(failed.value)
+    assert sorted(tmp_path.iterdir()) == [bad] and bad.read_bytes() == source.read_bytes()
+    fetch(f"{server}/{source.name}", tmp_path / source.name, md5(source), progress=False)
+    assert RangeHandler.requests[-1] == (f"/{source.name}", None)  # from zero, not resumed into the bad copy
+    assert (tmp_path / source.name).read_bytes() == source.read_bytes()
+
+
+def test_wrong_checksum_of_a_local_copy_leaves_nothing(tiny_data, tmp_path):
+    source = tiny_data["archives"]["val"]  # a local source keeps its bytes: the copy is simply deleted
+    with pytest.raises(ChecksumError, match=source.name):
+        fetch(str(source), tmp_path / "out" / source.name, "0" * 32, progress=False)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("checked", [False, True], ids=["no-md5", "md5"])
+def test_cut_off_download_is_an_error_and_the_next_try_resumes(server, tiny_data, tmp_path, checked):
+    """The server announces the whole length and closes the connection half way. Without an md5 the short
+    file used to become the archive."""
+    source = tiny_data["archives"]["train"]
+    url, size, half = f"{server}/{source.name}", source.stat().st_size, source.stat().st_size // 2
+    part = tmp_path / f"{source.name}.part"
+    RangeHandler.cut_at = half
+    with pytest.raises(IncompleteDownload, match=f"{url}: .*{half:,} of {size:,}.*{part}") as failed:
+        fetch(url, tmp_path / source.name, md5(source) if checked else None, progress=False)
+    assert "\n" not in str(failed.value)
+    assert sorted(tmp_path.iterdir()) == [part] and part.read_bytes() == source.read_bytes()[:half]
+    RangeHandler.cut_at = None
+    fetch(url, tmp_path / source.name, md5(source) if checked else None, progress=False)
+    assert RangeHandler.requests[-1] == (f"/{source.name}", f"bytes={half}-")
+    assert (tmp_path / source.name).read_bytes() == source.read_bytes()
+
+
+def test_cut_off_resumed_download_is_checked_against_the_content_range_total(server, tiny_data, tmp_path):
+    source = tiny_data["archives"]["train"]
+    data, size = source.read_bytes(), source.stat().st_size
+    part = tmp_path / f"{source.name}.part"
+    part.write_bytes(data[: size // 4])
+    RangeHandler.cut_at = size // 2  # 206 with Content-Length size - size//4, but only up to size//2
+    with pytest.raises(IncompleteDownload, match=f"{size // 2:,} of {size:,}"):
+        fetch(f"{server}/{source.name}", tmp_path / source.name, None, progress=False)
+    assert part.read_bytes() == data[: size // 2]
+    RangeHandler.cut_at = None
+    fetch(f"{server}/{source.name}", tmp_path / source.name, md5(source), progress=False)
+    assert (tmp_path / source.name).read_bytes() == data
+
+
+def test_server_ignoring_range_starts_again_from_zero(server, tiny_data, tmp_path):
+    """A 200 to a ranged request is the whole file: the part is truncated, not appended to, and a cut in
+    that answer is caught as well."""
+    source = tiny_data["archives"]["train"]
+    data, half = source.read_bytes(), source.stat().st_size // 2
+    part = tmp_path / f"{source.name}.part"
+    part.write_bytes(b"x" * 1000)  # not a start of the file: appending the rest to it would corrupt it
+    RangeHandler.ignore_range, RangeHandler.cut_at = True, half
+    with pytest.raises(IncompleteDownload, match=f"{half:,} of {len(data):,}"):
+        fetch(f"{server}/{source.name}", tmp_path / source.name, None, progress=False)
+    assert RangeHandler.requests[-1] == (f"/{source.name}", "bytes=1000-")
+    assert part.read_bytes() == data[:half]
+    RangeHandler.cut_at = None
+    fetch(f"{server}/{source.name}", tmp_path / source.name, md5(source), progress=False)
+    assert (tmp_path / source.name).read_bytes() == data
+
+
+def test_broken_chunked_body_is_an_error_and_the_bytes_are_kept(server, tiny_data, tmp_path):
+    """Without a Content-Length the only sign of a cut is http.client's IncompleteRead: one line too."""
+    source = tiny_data["archives"]["train"]
+    half = source.stat().st_size // 2
+    RangeHandler.chunked, RangeHandler.cut_at = True, half
+    with pytest.raises(IncompleteDownload, match="broke off at byte .* of an unknown total") as failed:
+        fetch(f"{server}/{source.name}", tmp_path / source.name, None, progress=False)
+    kept = (tmp_path / f"{source.name}.part").read_bytes()  # http.client may drop the last read's bytes
+    assert 0 < len(kept) <= half and kept == source.read_bytes()[: len(kept)]
+    assert f"byte {len(kept):,} of" in str(failed.value)
+    RangeHandler.cut_at = None
+    fetch(f"{server}/{source.name}", tmp_path / source.name, md5(source), progress=False)
+    assert (tmp_path / source.name).read_bytes() == source.read_bytes()
+
+
+def test_whole_part_left_by_an_interrupted_check_is_not_downloaded_again(server, tiny_data, tmp_path):
+    """A run stopped during the md5 of a complete part: the server answers the resume with 416."""
+    source = tiny_data["archives"]["val"]
+    (tmp_path / f"{source.name}.part").write_bytes(source.read_bytes())
+    fetch(f"{server}/{source.name}", tmp_path / source.name, md5(source), progress=False)
+    assert RangeHandler.requests == [(f"/{source.name}", f"bytes={source.stat().st_size}-")]
+    assert (tmp_path / source.name).read_bytes() == source.read_bytes()
+
+
+def test_part_longer_than_the_remote_file_is_an_error_naming_it(server, tiny_data, tmp_path):
+    source = tiny_data["archives"]["val"]
+    part = tmp_path / f"{source.name}.part"
+    part.write_bytes(source.read_bytes() + b"extra")
+    with pytest.raises(IncompleteDownload, match=f"delete {part}"):
+        fetch(f"{server}/{source.name}", tmp_path / source.name, md5(source), progress=False)
+    assert part.stat().st_size == source.stat().st_size + 5  # the user's to judge, not ours to delete
 
 
 def test_missing_remote_file_is_an_error(server, tmp_path):
@@ -95,8 +213,10 @@ def test_ilsvrc_source_over_http(server, tiny_data, tmp_path, monkeypatch):
     source = SourceConfig(kind="ilsvrc", location=server, verify_md5=True, download_dir=str(tmp_path / "archives"))
     raw = acquire_mod.acquire(source, tmp_path / "raw", progress=False)
     assert sorted(p.name for p in (tmp_path / "archives").iterdir()) == sorted(n for n, _ in meta.values())
-    assert sorted(p.name for p in (raw / "train").iterdir()) == sorted(p.name for p in (tiny_data["raw"] / "train").iterdir())
-    assert len(list((raw / "val").rglob("*.JPEG"))) == len(list((tiny_data["raw"] / "val").rglob("*.JPEG")))
+    index, expected = (json.loads((r / "archives.json").read_text()) for r in (raw, tiny_data["raw"]))
+    assert [c["wnid"] for c in index["train"]["classes"]] == [c["wnid"] for c in expected["train"]["classes"]]
+    assert len(index["val"]["images"]) == len(expected["val"]["images"])
+    assert not (raw / "train").exists()  # indexed in place, never unpacked
 
 
 def test_published_checksums_are_the_official_ones():
@@ -115,7 +235,7 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     served.mkdir()
     with tarfile.open(served / "imagenette2-320.tgz", "w:gz") as tgz:
         for split in ("train", "val"):
-            tgz.add(tiny_data["raw"] / split, arcname=f"imagenette2-320/{split}")
+            tgz.add(tiny_data["tree"] / split, arcname=f"imagenette2-320/{split}")
     handler = functools.partial(RangeHandler, directory=str(served))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -126,9 +246,9 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     finally:
         httpd.shutdown()
     classes = json.loads((raw / "classes.json").read_text())
-    assert [c["wnid"] for c in classes] == sorted(p.name for p in (tiny_data["raw"] / "train").iterdir())
+    assert [c["wnid"] for c in classes] == sorted(p.name for p in (tiny_data["tree"] / "train").iterdir())
     for split in ("train", "val"):
-        assert len(list((raw / split).rglob("*.JPEG"))) == len(list((tiny_data["raw"] / split).rglob("*.JPEG")))
+        assert len(list((raw / split).rglob("*.JPEG"))) == len(list((tiny_data["tree"] / split).rglob("*.JPEG")))
     assert (tmp_path / "dl" / "imagenette2-320.tgz").exists()  # kept where data.source.download_dir says
 
 
@@ -154,3 +274,21 @@ def test_imagenette_published_checksum_is_used(tiny_data, tmp_path, monkeypatch)
     finally:
         httpd.shutdown()
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_passed_md5_check_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import alexnet_repro.data.fetch as fetch_module
+
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(b"x" * 1000)
+    good = hashlib.md5(archive.read_bytes()).hexdigest()
+    fetch_module.verify(archive, good)
+    calls = []
+    real = fetch_module.md5sum
+    monkeypatch.setattr(fetch_module, "md5sum", lambda path, progress=False: calls.append(path) or real(path))
+    fetch_module.verify(archive, good)
+    assert calls == []  # remembered: 138 GB are hashed once
+    archive.write_bytes(b"y" * 1000)  # same size, new mtime and content
+    with pytest.raises(fetch_module.ChecksumError, match="a.tar"):
+        fetch_module.verify(archive, good)
+    assert calls == [archive]

@@ -15,7 +15,7 @@ from alexnet_repro.evaluation.predict import error_rates, predict, softmax_over_
 from alexnet_repro.evaluation.run import evaluate
 from alexnet_repro.export import ExportError, load_model
 from alexnet_repro.report.build import build_report
-from alexnet_repro.report.stats import epochs_to_threshold, paired_bootstrap, verdict
+from alexnet_repro.report.stats import VERDICT_RULE
 from alexnet_repro.training.run import train
 from conftest import ROOT, compose_train, data_overrides
 
@@ -38,24 +38,26 @@ def tiny_results(tiny_data, tmp_path_factory):
 
 def test_ten_crop_equals_softmax_averaged_over_torchvision_tencrop(tiny_results, tiny_data):
     model = load_model(tiny_results / "runs" / "baseline" / "seed0" / "model.pt")
-    images = torch.stack([StoreDataset(str(tiny_data["store"]), "val")[i][0] for i in range(3)])
+    side, size = model.preset.image_size, model.preset.crop_size  # the profile's decode side and crop
+    images = torch.stack([StoreDataset(str(tiny_data["store"]), "val", side)[i][0] for i in range(3)])
     with torch.inference_mode():
         both = softmax_over_patches(model, images)
         ours = both["ten_crop"]
         x = model.preset.to_float(images)
         # the centre patch, taken from the ten, is exactly the centre crop
-        centre = model.net(x[..., 14:241, 14:241].contiguous()).softmax(-1)
+        top = (side - size) // 2
+        centre = model.net(x[..., top : top + size, top : top + size].contiguous()).softmax(-1)
         torch.testing.assert_close(both["center"], centre)
         torch.testing.assert_close(softmax_over_patches(model, images, ["center"])["center"], centre)
         for i in range(3):
-            crops = torch.stack(v2.TenCrop(227)(x[i]))
+            crops = torch.stack(v2.TenCrop(size)(x[i]))
             torch.testing.assert_close(ours[i], model.net(crops).softmax(-1).mean(0))
 
 
 def test_ensemble_averages_softmax(tiny_results, tiny_data):
     paths = [tiny_results / "runs" / "baseline" / f"seed{s}" / "model.pt" for s in (0, 1)]
     modules = [load_model(p) for p in paths]
-    loader = DataLoader(StoreDataset(str(tiny_data["store"]), "val"), batch_size=8)
+    loader = DataLoader(StoreDataset(str(tiny_data["store"]), "val", modules[0].preset.image_size), batch_size=8)
     cpu = torch.device("cpu")
     (both, labels), (one, _), (two, _) = [predict(m, loader, ["center"], cpu, progress=False)
                                           for m in (modules, modules[:1], modules[1:])]
@@ -115,64 +117,55 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_res
     runs = tmp_path / "runs" / "seed0"
     shutil.copytree(tiny_results / "runs" / "baseline" / "seed0", runs)
     payload = torch.load(runs / "model.pt", weights_only=False)
-    payload["classes"] = payload["classes"][:3]
-    torch.save(payload, runs / "model.pt")
+    torch.save({**payload, "classes": payload["classes"][:3]}, runs / "model.pt")
     with pytest.raises(ExportError, match="3 classes"):
+        evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
+    # ...and so is one trained on another store with the same classes
+    torch.save({**payload, "data_fingerprint": "0123456789abcdef"}, runs / "model.pt")
+    with pytest.raises(ExportError, match="trained on store 0123456789abcdef"):
         evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
 
 
-def test_bootstrap_identical_predictions_give_a_zero_width_interval():
-    errors = (np.arange(300) % 3 == 0).astype(float)
-    assert paired_bootstrap(errors, errors, samples=200) == (0.0, 0.0, 0.0)
-
-
-def test_bootstrap_constructed_case_has_the_known_interval():
-    n = 400
-    a = np.zeros(n)  # never wrong
-    b = (np.arange(n) % 2).astype(float)  # wrong on half the images
-    d, lo, hi = paired_bootstrap(a, b, samples=4000, seed=1)
-    half_width = 1.96 * np.sqrt(0.25 / n)  # binomial: 0.049
-    assert d == 0.5
-    assert lo == pytest.approx(0.5 - half_width, abs=0.01) and hi == pytest.approx(0.5 + half_width, abs=0.01)
-
-
-def test_bootstrap_over_seeds_widens_the_interval():
-    rng = np.random.default_rng(0)
-    a = (rng.random((1, 500)) < 0.3).astype(float)
-    b_one = (rng.random((1, 500)) < 0.35).astype(float)
-    b_seeds = np.concatenate([b_one, (rng.random((2, 500)) < 0.45).astype(float)])
-    one = paired_bootstrap(a, b_one, samples=1000)
-    many = paired_bootstrap(a, b_seeds, samples=1000)
-    assert many[2] - many[1] > one[2] - one[1]
-
-
-def test_verdicts_and_thresholds():
-    assert verdict(0.01, 0.03, 1) == "agrees"
-    assert verdict(-0.03, -0.01, 1) == "contradicts"
-    assert verdict(-0.01, 0.02, 1) == "inconclusive"
-    assert epochs_to_threshold([0.9, 0.5, 0.2], 0.25) == pytest.approx(2 + (0.5 - 0.25) / 0.3)
-    assert epochs_to_threshold([0.9, 0.5], 0.25) is None
+def _with_lrn_gain(tiny_results, folder):
+    """The tiny results plus an `lrn_gain` experiment: the baseline's two seeds under the control's name and config."""
+    shutil.copytree(tiny_results / "results", folder)
+    control = results.load(folder / "baseline")
+    control.experiment = "lrn_gain"
+    for run in control.runs.values():
+        run.config["model"]["lrn"]["constant_gain"] = True
+    results.write(folder / "lrn_gain", control)
+    return folder
 
 
 def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_data, tmp_path):
-    md = build_report(tiny_results / "results", tiny_data["store"], tmp_path / "reports", samples=200,
-                      dataset="embedded_tiny", profile="tiny")
+    folder = _with_lrn_gain(tiny_results, tmp_path / "results")
+    md = build_report(folder, tiny_data["store"], tmp_path / "reports", samples=200, dataset="embedded_tiny",
+                      profile="tiny", relu_tanh_threshold=0.5)
     text = md.read_text()
-    for section in ("Table 1", "Table 2", "Ablations", "Figure 1", "Figure 3", "Figure 4", "Training curves",
-                    "Run facts", "not comparable to ImageNet"):
+    for section in ("Table 1", "Table 2", "Seed-to-seed variation", "Ablations", "Figure 1", "Section 3.3",
+                    "Figure 3", "Figure 4", "Training curves", "Run facts", "not comparable to ImageNet",
+                    "not comparable: embedded_tiny data"):
         assert section in text, section
     for number in ("37.5", "17.0", "40.7", "18.2", "38.1", "16.4", "+1.4% top-1, +1.2% top-5", "42.9", "20.9"):
         assert number in text, number
     assert "2 CNNs" in text  # the baseline's two seeds as an ensemble row
-    for row in ("tanh", "no_lrn"):
-        assert f"| {row} |" in text
+    assert text.count(VERDICT_RULE) == 1
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("| "):
+            rows.setdefault(line.split("|")[1].strip(), line)  # the first table a row name appears in
+    assert "| inconclusive (2 seeds) |" in rows["lrn_gain"]  # two seeds a side: still no verdict
+    assert "| inconclusive (1 seed) |" in rows["no_lrn"]
+    assert "| no number in the paper |" in rows["tanh"]
+    assert "| inconclusive (2 seeds) |" in rows["`lrn_gain` − baseline"]  # section 3.3's normalisation alone
+    assert "`no_lrn` − `lrn_gain`" in rows and "`no_lrn` − baseline" in rows
     figures = sorted(p.name for p in (tmp_path / "reports" / "figures").glob("*.png"))
     assert figures == ["ablation_deltas.png", "conv1_kernels.png", "nearest_neighbours.png", "relu_vs_tanh.png",
-                       "training_curves.png"]
+                       "seed_strip.png", "training_curves.png"]
     for name in figures:
         assert f"figures/{name}" in text
     html = (tmp_path / "reports" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5 and "<table>" in html
+    assert html.count("data:image/png;base64,") == 6 and "<table>" in html and "<ol>" in html
 
 
 def test_report_runs_from_results_alone_and_skips_other_profiles(tiny_results, tiny_data, tmp_path):
@@ -208,18 +201,3 @@ def test_notebook_runs_against_a_small_pipeline_output(tiny_results):
                    resources={"metadata": {"path": str(tiny_results)}}).execute()
     outputs = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "3 experiments: baseline, no_lrn, tanh" in outputs
-
-
-def test_relu_vs_tanh_uses_the_papers_level_or_a_bound(tmp_path):
-    from alexnet_repro.report.build import _relu_vs_tanh
-    from alexnet_repro.report.document import Paragraph
-
-    def history(errors):
-        return {"train/err_top1": errors, "wall_s": [10.0 * (i + 1) for i in range(len(errors))]}
-
-    both = _relu_vs_tanh(history([0.6, 0.3, 0.2]), history([0.8, 0.5, 0.4, 0.3, 0.24, 0.2]), 10, tmp_path)
-    text = next(b.text for b in both if isinstance(b, Paragraph))
-    assert "level 25.0%" in text and "ReLU reached it after 2.50 epochs" in text and "tanh after 4.83: **1.93x**" in text
-    never = _relu_vs_tanh(history([0.85, 0.7, 0.6]), history([0.9, 0.89, 0.9]), 10, tmp_path)
-    text = next(b.text for b in never if isinstance(b, Paragraph))
-    assert "level 75.0%" in text and "tanh did not reach it in 3 epochs" in text and "after 1.67 epochs" in text and "more than 1.8x" in text

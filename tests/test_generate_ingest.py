@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import shutil
 import tarfile
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 from PIL import Image
 
 from alexnet_repro.data.generate import GeneratedSpec, generate, wnid
-from alexnet_repro.data.ilsvrc import ingest_ilsvrc, parse_devkit, read_classes
+from alexnet_repro.data.ilsvrc import index_ilsvrc, parse_devkit, read_archive_index, read_classes
 from alexnet_repro.data.safe_tar import UnsafeArchiveError, extract_to
+from alexnet_repro.data.sources import archive_parts, read_part
 
 
 def md5(path):
@@ -42,18 +44,32 @@ def test_archives_have_the_ilsvrc_2012_layout(tiny_data):
     assert sorted(np.bincount(truth)[1:].tolist()) == [spec.val_per_class] * spec.classes
 
 
-def test_ingest_counts_and_labels(tiny_data):
+def test_the_archives_are_indexed_in_place_with_counts_and_labels(tiny_data):
     spec, raw = tiny_data["spec"], tiny_data["raw"]
     classes = read_classes(raw)
     assert [c["wnid"] for c in classes] == [wnid(c) for c in range(spec.classes)]
-    for c in range(spec.classes):
-        assert len(list((raw / "train" / wnid(c)).iterdir())) == spec.train_per_class
-        assert len(list((raw / "val" / wnid(c)).iterdir())) == spec.val_per_class
+    assert sorted(p.name for p in raw.iterdir()) == ["archives.json", "classes.json"]  # nothing unpacked
+    index = read_archive_index(raw)
+    label_of = {c["wnid"]: i for i, c in enumerate(classes)}
+    for split, per_class in (("train", spec.train_per_class), ("val", spec.val_per_class)):
+        labels = [label for part in archive_parts(index, split, label_of) for _, label, _ in read_part(part)]
+        assert np.bincount(labels).tolist() == [per_class] * spec.classes
+
+
+def test_a_changed_archive_makes_the_index_stale(tiny_data, tmp_path):
+    archives = {k: tmp_path / p.name for k, p in tiny_data["archives"].items()}
+    for key, path in archives.items():
+        path.write_bytes(tiny_data["archives"][key].read_bytes())
+    index_ilsvrc(archives["train"], archives["val"], archives["devkit"], tmp_path / "raw", progress=False)
+    assert read_archive_index(tmp_path / "raw") is not None
+    archives["val"].write_bytes(archives["val"].read_bytes() + b"\0" * 512)
+    with pytest.raises(FileNotFoundError, match="ILSVRC2012_img_val.tar is missing or changed"):
+        read_archive_index(tmp_path / "raw")
 
 
 def test_quirks_are_present_like_imagenet(tiny_data):
     modes, formats, small, large = set(), set(), 0, 0
-    for path in tiny_data["raw"].rglob("*.JPEG"):
+    for path in tiny_data["tree"].rglob("*.JPEG"):
         with Image.open(path) as im:
             modes.add(im.mode)
             formats.add(im.format)
@@ -100,5 +116,24 @@ def test_truncated_archive_is_a_clear_error_and_leaves_no_raw_tree(tmp_path, tin
     cut = tmp_path / "ILSVRC2012_img_val.tar"
     cut.write_bytes(archives["val"].read_bytes()[: archives["val"].stat().st_size // 2])
     with pytest.raises(tarfile.ReadError, match="ILSVRC2012_img_val.tar"):
-        ingest_ilsvrc(archives["train"], cut, archives["devkit"], tmp_path / "raw", progress=False)
+        index_ilsvrc(archives["train"], cut, archives["devkit"], tmp_path / "raw", progress=False)
     assert not (tmp_path / "raw").exists()
+
+
+def test_imagefolder_refuses_an_empty_class_and_ignores_hidden_files(tiny_data, tmp_path):
+    from alexnet_repro.data.ilsvrc import ingest_imagefolder
+
+    tree = tmp_path / "tree"
+    for split in ("train", "val"):
+        shutil.copytree(tiny_data["tree"] / split, tree / split)
+    for junk in (tree / "train" / ".DS_Store", tree / "val" / ".DS_Store",
+                 next((tree / "train").iterdir()) / "._n99000000_1.JPEG"):
+        junk.write_bytes(b"\0\1")
+    raw = ingest_imagefolder(tree, tmp_path / "raw")
+    assert [c["wnid"] for c in read_classes(raw)] == sorted(p.name for p in (tiny_data["tree"] / "train").iterdir()
+                                                            if p.is_dir())
+    assert not list(raw.rglob(".*"))  # hidden files are not images
+    (tree / "train" / "n99000099").mkdir()
+    with pytest.raises(ValueError, match="n99000099 holds no images"):
+        ingest_imagefolder(tree, tmp_path / "raw2")
+    assert not (tmp_path / "raw2").exists()

@@ -4,13 +4,16 @@ change to one experiment's config that reruns exactly that experiment and the re
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from alexnet_repro.results import read_history
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -74,3 +77,29 @@ def test_changing_one_experiment_reruns_only_it_and_the_report(repo):
     assert ran == {"train@no_lrn-0", "evaluate@no_lrn", "report"}
     resolved = yaml.safe_load((repo / RUNS / "no_lrn" / "seed0" / "resolved_config.yaml").read_text())
     assert resolved["optim"]["lr"] == 0.02
+
+
+def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
+    """SIGKILL `dvc repro` (and its training) after the first checkpoint; the next `dvc repro` resumes the run
+    from it and ends with the history and weights of the uninterrupted run (test 1's, now in replaced/)."""
+    run = repo / RUNS / "baseline" / "seed0"
+    env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true"}
+    proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    replaced = repo / RUNS / "baseline" / "replaced" / "seed0-1"  # the finished run, set aside
+    deadline = time.monotonic() + 300
+    while not (replaced.exists() and (run / "checkpoints" / "last.ckpt").exists()):
+        assert proc.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "train_summary.json").exists()  # nothing half-done looks finished
+    again = sh("dvc", "repro", cwd=repo)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "resuming from checkpoints/last.ckpt" in again.stdout + again.stderr
+    resumed, whole = read_history(run / "history.csv"), read_history(replaced / "history.csv")
+    for key in ("step", "train/loss", "val/err_top1", "lr"):
+        assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
+    a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in b)

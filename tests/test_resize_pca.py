@@ -71,7 +71,7 @@ def test_truncated_jpeg_names_the_file(tmp_path):
 
 def _copy_raw(tiny, tmp_path):
     raw = tmp_path / "raw"
-    shutil.copytree(tiny["raw"], raw)
+    shutil.copytree(tiny["tree"], raw)
     return raw
 
 
@@ -93,21 +93,22 @@ def test_store_round_trip_matches_direct_resize(tiny_data):
     assert info.encoding == "jpeg" and len(reader) == 4 * 6
     assert len(info.splits["val"]["shards"]) == 2  # a few shards, not a file per image
     name, label = reader.names[0], int(reader.labels[0])
-    source = tiny_data["raw"] / "val" / info.classes[label]["wnid"] / name
+    assert name.split("/")[0] == info.classes[label]["wnid"]  # the store keeps <class>/<file> names
+    source = tiny_data["tree"] / "val" / name
     direct = resize_center(source).astype(int)
     assert np.abs(reader.image(0).astype(int) - direct).mean() < 3  # JPEG q90 round trip
 
 
 def test_raw_encoding_is_exact(tiny_data, tmp_path):
-    build_store(tiny_data["raw"], tmp_path / "raw_store", encoding="raw", shard_size=50, workers=1, progress=False)
+    build_store(tiny_data["tree"], tmp_path / "raw_store", encoding="raw", shard_size=50, workers=1, progress=False)
     reader = ShardReader(tmp_path / "raw_store", "train")
-    path = tiny_data["raw"] / "train" / read_info(tmp_path / "raw_store").classes[int(reader.labels[5])]["wnid"] / reader.names[5]
+    path = tiny_data["tree"] / "train" / reader.names[5]
     assert np.array_equal(reader.image(5), resize_center(path))
 
 
 def test_interrupted_resize_redoes_only_unfinished_shards(tiny_data, tmp_path, monkeypatch):
     store = tmp_path / "store"
-    build_store(tiny_data["raw"], store, shard_size=20, workers=1, progress=False)
+    build_store(tiny_data["tree"], store, shard_size=20, workers=1, progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in store.glob("*.bin")}
     # simulate a kill: one shard's table missing, a half-written temp file, no index
     (store / "train-00001.json").unlink()
@@ -116,7 +117,7 @@ def test_interrupted_resize_redoes_only_unfinished_shards(tiny_data, tmp_path, m
     done = []
     original = resize_mod._run_job
     monkeypatch.setattr(resize_mod, "_run_job", lambda job: done.append(job.stem) or original(job))
-    build_store(tiny_data["raw"], store, shard_size=20, workers=1, progress=False)
+    build_store(tiny_data["tree"], store, shard_size=20, workers=1, progress=False)
     assert done == ["train-00001"]
     assert (store / "index.json").exists()
     after = {p.name: p.stat().st_mtime_ns for p in store.glob("*.bin")}
@@ -149,3 +150,42 @@ def test_sign_rule():
     v = np.array([[0.1, -0.9], [-0.8, 0.2]])
     fixed = sign_fixed(v)
     assert fixed[1, 0] > 0 and fixed[0, 1] > 0
+
+
+def test_a_shard_is_rebuilt_when_its_inputs_change(tiny_data, tmp_path, monkeypatch):
+    """Same shard name, other inputs (a replaced file, a relabelled class, another quality): rebuilt."""
+    raw = _copy_raw(tiny_data, tmp_path)
+    store = tmp_path / "store"
+    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    done = []
+    original = resize_mod._run_job
+    monkeypatch.setattr(resize_mod, "_run_job", lambda job: done.append(job.stem) or original(job))
+    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    assert done == []  # nothing changed: every shard reused
+    victim = sorted((raw / "val").rglob("*.JPEG"))[0]
+    victim.write_bytes(sorted((raw / "val").rglob("*.JPEG"))[-1].read_bytes())  # same name, other bytes
+    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    assert done == ["val-00000"]
+    done.clear()
+    build_store(raw, store, shard_size=20, quality=80, workers=1, progress=False)
+    assert len(done) == len(list(store.glob("*.bin")))  # another encoding: every shard
+
+
+def test_a_decompression_bomb_is_a_bad_file_not_a_traceback(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.JPEG"  # a PNG named .JPEG goes through Pillow (JPEGs decode scaled down, bounded)
+    Image.new("RGB", (300, 300)).save(path, format="PNG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 90,000 pixels > 2 x 100: Pillow's bomb error
+    with pytest.raises(BadImageError, match="bomb.JPEG"):
+        resize_center(path)
+
+
+def test_outputs_follow_the_umask(tiny_data, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        build_store(tiny_data["raw"], tmp_path / "store", shard_size=50, workers=1, progress=False)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "store" / "index.json").stat().st_mode & 0o777 == 0o644  # not tempfile's 0600
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in (tmp_path / "store").glob("*.bin"))

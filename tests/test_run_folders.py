@@ -1,5 +1,7 @@
 """Run folders: deterministic, resumed when the config matches, never overwritten (issue: ImageNet at scale)."""
 
+import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,7 @@ RESOLVED = {"model": {"width": 0.25}, "optim": {"lr": 0.01}, "paths": {"root": "
             "trainer": {"max_epochs": 8, "enable_progress_bar": True}}
 
 
-def fingerprint(**changes) -> str:
-    import copy
+def config(**changes) -> dict:
     cfg = copy.deepcopy(RESOLVED)
     for dotted, value in changes.items():
         *parents, leaf = dotted.split("__")
@@ -22,7 +23,11 @@ def fingerprint(**changes) -> str:
         for key in parents:
             node = node[key]
         node[leaf] = value
-    return resume.config_fingerprint(cfg, "store1")
+    return resume.run_config(cfg, "store1")
+
+
+def fingerprint(**changes) -> str:
+    return resume.fingerprint_of(config(**changes))
 
 
 def test_the_fingerprint_ignores_paths_logging_and_loader_settings_but_not_what_is_trained():
@@ -31,54 +36,64 @@ def test_the_fingerprint_ignores_paths_logging_and_loader_settings_but_not_what_
     assert fingerprint(logger__mode="online", trainer__enable_progress_bar=False) == same
     assert fingerprint(optim__lr=0.02) != same
     assert fingerprint(trainer__max_epochs=9) != same
-    assert resume.config_fingerprint(RESOLVED, "store2") != same  # other data, other run
+    assert resume.fingerprint_of(resume.run_config(RESOLVED, "store2")) != same  # other data, other run
 
 
-def killed_run(run: Path, fp: str) -> None:
+def killed_run(run: Path, cfg: dict) -> None:
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.ckpt").write_bytes(b"state")
-    (run / resume.FINGERPRINT).write_text(fp + "\n")
+    (run / resume.FINGERPRINT).write_text(json.dumps({"fingerprint": resume.fingerprint_of(cfg), "config": cfg}))
 
 
-def test_an_empty_folder_starts_fresh_and_records_its_fingerprint(tmp_path):
+def test_an_empty_folder_starts_fresh_and_records_its_config(tmp_path):
     run = tmp_path / "baseline" / "seed0"
-    assert resume.prepare(run, "abc") is None
-    assert (run / resume.FINGERPRINT).read_text().strip() == "abc"
+    assert resume.prepare(run, config()) is None
+    stored = json.loads((run / resume.FINGERPRINT).read_text())
+    assert stored == {"fingerprint": fingerprint(), "config": config()}
 
 
 def test_a_killed_run_with_the_same_config_resumes_from_its_last_checkpoint(tmp_path):
     run = tmp_path / "baseline" / "seed0"
-    killed_run(run, "abc")
-    assert resume.prepare(run, "abc") == run / "checkpoints" / "last.ckpt"
+    killed_run(run, config())
+    assert resume.prepare(run, config()) == run / "checkpoints" / "last.ckpt"
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"state"
 
 
-@pytest.mark.parametrize("case", ["other config", "finished", "no checkpoint", "foreign files"])
+def test_a_killed_run_of_another_config_stops_naming_the_keys_unless_asked_to_start_fresh(tmp_path):
+    run = tmp_path / "baseline" / "seed0"
+    killed_run(run, config())
+    with pytest.raises(resume.ConfigChanged, match=r"optim\.lr: 0\.01 -> 0\.02.*fresh_start=true"):
+        resume.prepare(run, config(optim__lr=0.02))
+    assert (run / "checkpoints" / "last.ckpt").exists()  # untouched
+    assert resume.prepare(run, config(optim__lr=0.02), fresh_start=True) is None
+    assert (tmp_path / "baseline" / resume.REPLACED / "seed0-1" / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize("case", ["finished", "no checkpoint", "foreign files"])
 def test_anything_else_is_moved_aside_not_deleted_and_training_starts_fresh(tmp_path, case):
     run = tmp_path / "baseline" / "seed0"
-    killed_run(run, "old" if case == "other config" else "abc")
+    killed_run(run, config())
     if case == "finished":
         (run / TRAIN_SUMMARY).write_text("{}")
     if case == "no checkpoint":
         (run / "checkpoints" / "last.ckpt").unlink()
     if case == "foreign files":
         (run / resume.FINGERPRINT).unlink()
-    assert resume.prepare(run, "abc") is None
+    assert resume.prepare(run, config()) is None
     kept = tmp_path / "baseline" / resume.REPLACED / "seed0-1"
     assert kept.is_dir() and (kept / "checkpoints").is_dir()  # nothing lost
     assert sorted(p.name for p in run.iterdir()) == [resume.FINGERPRINT]
-    killed_run(tmp_path / "x", "x")  # a second replacement gets the next number
-    (run / "note").write_text("")
-    resume.prepare(run, "other")
+    (run / TRAIN_SUMMARY).write_text("{}")  # finished again: a second replacement gets the next number
+    resume.prepare(run, config())
     assert (tmp_path / "baseline" / resume.REPLACED / "seed0-2").is_dir()
 
 
 def test_other_ranks_decide_the_same_and_change_nothing(tmp_path):
     run = tmp_path / "baseline" / "seed0"
-    killed_run(run, "abc")
-    assert resume.prepare(run, "abc", rank_zero=False) == run / "checkpoints" / "last.ckpt"
+    killed_run(run, config())
+    assert resume.prepare(run, config(), rank_zero=False) == run / "checkpoints" / "last.ckpt"
     (run / TRAIN_SUMMARY).write_text("{}")
-    assert resume.prepare(run, "abc", rank_zero=False) is None  # fresh, like rank zero...
+    assert resume.prepare(run, config(), rank_zero=False) is None  # fresh, like rank zero...
     assert (run / TRAIN_SUMMARY).exists()  # ...but only rank zero moves files
 
 

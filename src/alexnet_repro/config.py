@@ -163,11 +163,18 @@ class TrainerConfig:
     ckpt_every_n_steps: int = MISSING
     enable_progress_bar: bool = MISSING
     deterministic: bool = MISSING
+    channels_last: bool = MISSING  # NHWC net and batches: what cuDNN's fastest conv kernels want
+    compile: bool = MISSING  # torch.compile the net in place (state_dict keys stay clean for export)
+    compile_mode: str = MISSING  # default | reduce-overhead | max-autotune
+    checkpoint_every_minutes: Optional[float] = MISSING  # last.ckpt also this often (wall clock); null: off
 
     def __post_init__(self) -> None:
         in_range("trainer.max_epochs", self.max_epochs, 1)
         in_range("trainer.num_nodes", self.num_nodes, 1)
         in_range("trainer.ckpt_every_n_steps", self.ckpt_every_n_steps, 1)
+        choice("trainer.compile_mode", self.compile_mode, ("default", "reduce-overhead", "max-autotune"))
+        if self.checkpoint_every_minutes is not None:
+            in_range("trainer.checkpoint_every_minutes", self.checkpoint_every_minutes, 0, low_open=True)
 
 
 @dataclass
@@ -201,6 +208,7 @@ class TrainConfig:
     profile_name: str = MISSING
     seed: int = MISSING
     ckpt_path: Optional[str] = MISSING
+    fresh_start: bool = MISSING
     data: DataConfig = MISSING
     model: AlexNetConfig = MISSING
     augment: AugmentConfig = MISSING

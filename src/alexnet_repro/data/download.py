@@ -1,4 +1,5 @@
-"""The download stage's logic: get the configured source's archives, verified, and ingest them into raw_dir."""
+"""The download stage's logic: get the configured source's archives, verified, and ingest them into raw_dir
+(ILSVRC-layout archives are indexed in place, not unpacked: data/ilsvrc.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torchvision.datasets.imagenet import ARCHIVE_META
 from alexnet_repro.config import SourceConfig
 from alexnet_repro.data.fetch import fetch
 from alexnet_repro.data.generate import generate
-from alexnet_repro.data.ilsvrc import ingest_ilsvrc, ingest_imagefolder
+from alexnet_repro.data.ilsvrc import index_ilsvrc, ingest_imagefolder
 from alexnet_repro.data.safe_tar import extract_to
 
 # Imagenette's published archives and class names (fast.ai; the same values torchvision's Imagenette holds
@@ -51,10 +52,10 @@ def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progres
     raw_dir = Path(raw_dir)
     if source.kind == "embedded":
         paths = generate(source.location, source.generated, workers=workers, progress=progress)
-        return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+        return index_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "ilsvrc":
         paths = fetch_ilsvrc(source.location, Path(source.download_dir), source.verify_md5, progress)
-        return ingest_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+        return index_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "imagenette":
         md5 = IMAGENETTE_MD5.get(source.location)
         name = Path(urlparse(source.location).path).name

@@ -1,11 +1,17 @@
 """Acquire archives: local files, file:// or http(s):// URLs. Streams with a progress bar, resumes a partial
-download (`<name>.part`), checks the md5, and only then gives the file its name."""
+download (`<name>.part`), checks the length the server announced and then the md5, and only then gives the file
+its name. A download cut short stays in `<name>.part` for the next try to resume; a whole download with the
+wrong md5 is moved to `<name>.bad`, never resumed into."""
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import logging
 import os
+import re
 import shutil
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,6 +19,7 @@ from urllib.parse import urlparse
 from tqdm import tqdm
 
 CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 class ChecksumError(ValueError):
@@ -29,26 +36,102 @@ def md5sum(path: Path, progress: bool = False) -> str:
     return digest.hexdigest()
 
 
+VERIFIED = ".verified"  # <archive>.verified: "size mtime_ns md5" of the last successful check
+
+
 def verify(path: Path, md5: str | None) -> None:
+    """The md5 check, done once per file: hashing ImageNet's 138 GB train tar takes minutes to hours, and the
+    download stage runs again whenever its code changes. A stamp beside the file remembers a passed check
+    for exactly this size and mtime; where the folder is read-only the check simply runs every time."""
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    if md5 is not None and (actual := md5sum(path)) != md5:
+    if md5 is None:
+        return
+    stat, stamp = path.stat(), path.with_name(path.name + VERIFIED)
+    key = f"{stat.st_size} {stat.st_mtime_ns} {md5}"
+    if stamp.exists() and stamp.read_text().strip() == key:
+        return
+    if (actual := md5sum(path, progress=stat.st_size > 1 << 30)) != md5:
         raise ChecksumError(f"{path}: md5 {actual} does not match the published {md5}")
+    try:
+        stamp.write_text(key + "\n")
+    except OSError:
+        pass
+
+
+class IncompleteDownload(OSError):
+    """The server sent fewer bytes than it said it would. An OSError (the stages print those as one line):
+    the bytes that did arrive are kept in `<name>.part`, and the next try asks only for the rest."""
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    """'bytes 100-199/1000' -> (100, 1000); 'bytes */1000' -> (None, 1000); a total of '*' -> None."""
+    match = re.fullmatch(r"bytes (?:(\d+)-\d+|\*)/(\d+|\*)", (value or "").strip())
+    if match is None:
+        return None, None
+    first, total = match.groups()
+    return (int(first) if first else None), (int(total) if total and total != "*" else None)
+
+
+def _extent(url: str, response: http.client.HTTPResponse, have: int, part: Path) -> tuple[int, int | None]:
+    """Where the body starts in the file and how long the whole file is (None: the server did not say)."""
+    length = response.headers.get("Content-Length")
+    if response.status == 206:
+        first, total = _content_range(response.headers.get("Content-Range"))
+        if first != have:  # appending bytes from anywhere else would silently corrupt the file
+            raise IncompleteDownload(f"{url}: asked for bytes {have}- but the server sent Content-Range "
+                                     f"{response.headers.get('Content-Range')!r}; delete {part} to start again")
+        return have, total if total is not None else (have + int(length) if length else None)
+    if have:  # 200 to a ranged request: the server ignores Range and sends the whole file
+        log.warning("%s ignored the request to resume at byte %d: downloading from the start", url, have)
+    return 0, int(length) if length else None
 
 
 def _stream(url: str, part: Path, progress: bool) -> None:
+    """Complete `part` from `url`, resuming after the bytes it already has; raises IncompleteDownload (and
+    keeps what arrived) when the body ends before the length the server announced."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        if have and response.status != 206:  # the server ignored the range: start again
-            have = 0
-        total = response.length + have if response.length is not None else None
-        with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                                           desc=f"download {part.name[:-5]}",
-                                                           disable=not progress) as bar:
-            for block in iter(lambda: response.read(CHUNK), b""):
-                f.write(block)
-                bar.update(len(block))
+    try:
+        response = urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as err:
+        if err.code != 416 or not have:
+            raise
+        # 416: nothing is left after byte `have`. A part that is already the whole file (a run was stopped
+        # while checking it) is finished; a longer one cannot be a start of this file: the user decides.
+        err.close()
+        total = _content_range(err.headers.get("Content-Range"))[1]
+        if total != have:
+            raise IncompleteDownload(f"{url}: the server has no bytes after byte {have:,}, the size of {part}, "
+                                     f"but the file has {_of(total)} bytes; delete {part} to start again") from None
+        return
+    with response:
+        start, total = _extent(url, response, have, part)
+        with open(part, "ab" if start else "wb") as f, tqdm(total=total, initial=start, unit="B", unit_scale=True,
+                                                            desc=f"download {part.name[:-5]}",
+                                                            disable=not progress) as bar:
+            try:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    f.write(block)
+                    bar.update(len(block))
+            except (OSError, http.client.HTTPException) as err:  # reset, timeout, a broken chunked body
+                if isinstance(err, http.client.IncompleteRead):
+                    # what this read had before the cut; http.client loses some cuts' bytes, which only
+                    # means that the resume asks for them again
+                    f.write(err.partial)
+                raise IncompleteDownload(f"{url}: the download broke off at byte {f.tell():,} of "
+                                         f"{_of(total)} ({err!r}); the bytes so far are kept in {part} "
+                                         f"and the next try resumes from there") from err
+            got = f.tell()
+    # http.client's read(n) returns b"" when the connection closes early, even before the announced length:
+    # without this check a cut-off download would be taken for the whole file.
+    if total is not None and got != total:
+        raise IncompleteDownload(f"{url}: the connection closed after byte {got:,} of {total:,}; the bytes so "
+                                 f"far are kept in {part} and the next try resumes from there")
+
+
+def _of(total: int | None) -> str:
+    return f"{total:,}" if total is not None else "an unknown total"
 
 
 def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Path:
@@ -67,10 +150,21 @@ def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Pa
         if not local.exists():
             raise FileNotFoundError(f"{local} does not exist")
         shutil.copyfile(local, part)
-    try:
-        verify(part, md5)
-    except ChecksumError as err:
-        part.unlink()  # a finished but wrong file must not be resumed into
-        raise ChecksumError(str(err).replace(str(part), f"{source} (downloaded to {part})")) from None
+    if md5 is not None and (actual := md5sum(part, progress)) != md5:
+        where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=scheme in ("http", "https"))
+        raise ChecksumError(f"{source}: md5 {actual} does not match the published {md5}; {where}")
     os.replace(part, dest)
     return dest
+
+
+def _set_aside(part: Path, bad: Path, downloaded: bool) -> str:
+    """A finished but wrong file must not be resumed into: the next try would only append to it. A download
+    is moved to `bad` rather than deleted: it may have taken hours (138 GB for ILSVRC's train set), and the
+    user may want to look at it, or keep it if it is the published md5 that is wrong. Only the latest bad
+    copy is kept, so that retries cannot fill the disk. A local copy is deleted: its source is still there.
+    Returns what happened, for the error message."""
+    if not downloaded:
+        part.unlink()
+        return f"the copy {part} was deleted"
+    os.replace(part, bad)
+    return f"the downloaded bytes were moved to {bad} (delete it to free the space) and the next try starts from zero"

@@ -21,7 +21,6 @@ import io
 import math
 import tarfile
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from scipy.io import savemat
 from tqdm import tqdm
 
 from alexnet_repro.atomic import atomic_path
+from alexnet_repro.workers import map_in_processes
 
 SHAPES = ("disc", "square", "triangle", "star", "cross", "ring", "hexagon", "crescent", "arrow", "diamond")
 TEXTURES = ("stripes", "dots", "checker", "waves", "grid", "rings", "zigzag", "speckle", "solid", "diagonal")
@@ -265,9 +265,9 @@ def generate(out_dir: str | Path, spec: GeneratedSpec | None = None, workers: in
     total = spec.classes * per_class
     seeds = np.random.SeedSequence(spec.seed).spawn(spec.classes)
     jobs = [(c, seeds[c], spec, c * per_class, total) for c in range(spec.classes)]
-    with get_context("fork").Pool(workers) as pool:
-        results = list(tqdm(pool.imap(_render_class, jobs), total=len(jobs), desc="generate embedded dataset",
-                            unit="class", disable=not progress))
+    desc = "generate embedded dataset"
+    results = list(tqdm(map_in_processes(_render_class, jobs, workers, ordered=True, desc=desc), total=len(jobs),
+                        desc=desc, unit="class", disable=not progress))
     inner = [(f"{wnid(c)}.tar", tar) for c, (tar, _) in enumerate(results)]
     val_items = [item for _, val in results for item in val]
     # The validation set is flat and shuffled; the ground truth lists ILSVRC2012_IDs (1-based) in file order.

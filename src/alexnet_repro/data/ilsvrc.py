@@ -1,8 +1,11 @@
 """Ingest: official ILSVRC-2012 tarballs (or the generated ones), an ImageFolder tree or Imagenette
--> one unpacked, verified tree that the resize stage reads:
+-> a raw folder that the resize stage reads. The ILSVRC archives are never unpacked (1.28 M files, 138 GB
+more on disk): they are indexed where they lie, and resize streams their members.
 
   <raw>/classes.json          [{"wnid", "words"}] in label order (sorted wnids, as torchvision's ImageNet)
-  <raw>/train/<wnid>/*.JPEG
+  <raw>/archives.json         ILSVRC only: where each class's inner tar and each validation image lie
+                              in the archives (byte offset, size), and the archives' size and mtime
+  <raw>/train/<wnid>/*.JPEG   ImageFolder and Imagenette only: the unpacked, checked tree
   <raw>/val/<wnid>/*.JPEG
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -18,9 +22,10 @@ from scipy.io import loadmat
 from tqdm import tqdm
 
 from alexnet_repro.atomic import atomic_dir
-from alexnet_repro.data.safe_tar import extract_to, iter_files
+from alexnet_repro.data.safe_tar import check_member, extract_to
 
 CLASSES = "classes.json"
+ARCHIVES = "archives.json"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 
@@ -46,35 +51,79 @@ def _write_classes(root: Path, words: dict[str, str]) -> None:
     (root / CLASSES).write_text(json.dumps([{"wnid": w, "words": words[w]} for w in wnids], indent=1))
 
 
-def _save(fh, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as f:
-        shutil.copyfileobj(fh, f)
+def _regular_members(archive: Path, progress: bool, unit: str):
+    """The archive's regular files, headers only (tarfile seeks over the data), checked like extraction is,
+    each within the file: a truncated archive fails here, naming itself."""
+    size = archive.stat().st_size
+    try:
+        with tarfile.open(archive, mode="r:") as tar:
+            for member in tqdm(tar, desc=f"index {archive.name}", unit=unit, disable=not progress):
+                name = check_member(archive, member)
+                if member.isdir():
+                    continue
+                if member.offset_data + member.size > size:
+                    raise tarfile.ReadError(f"{member.name} ends past the end of the file")
+                yield name, member
+    except (tarfile.ReadError, EOFError) as err:
+        raise tarfile.ReadError(f"{archive} is truncated or not an uncompressed tar archive ({err})") from None
 
 
-def ingest_ilsvrc(train_tar: Path, val_tar: Path, devkit_tar: Path, raw_dir: Path, progress: bool = True) -> Path:
-    """Unpack the three official archives into raw_dir, built under a temporary name and renamed at the end."""
+def _identity(archive: Path) -> dict:
+    stat = archive.stat()
+    return {"path": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def index_ilsvrc(train_tar: Path, val_tar: Path, devkit_tar: Path, raw_dir: Path, progress: bool = True) -> Path:
+    """classes.json and archives.json in raw_dir: the byte range of every class's inner tar in the train
+    archive and of every validation image in the val archive, with its class from the devkit."""
     id_to_wnid, words, truth = parse_devkit(devkit_tar)
-    with atomic_dir(raw_dir) as tmp:
-        for name, inner in tqdm(iter_files(train_tar), desc=f"unpack {train_tar.name}", unit="class",
-                                disable=not progress):
-            wnid = name.stem
-            if wnid not in words:
-                raise ValueError(f"{train_tar}: {name} is not a class of the devkit's meta.mat")
-            # one class's tar in memory at a time (at most ~150 MB for ImageNet): memory stays bounded
-            for image_name, fh in iter_files(f"{train_tar}:{name}", fileobj=inner):
-                _save(fh, tmp / "train" / wnid / image_name.name)
-        val_files = 0
-        for name, fh in tqdm(iter_files(val_tar), desc=f"unpack {val_tar.name}", unit="img", disable=not progress):
+    train = []
+    for name, member in _regular_members(train_tar, progress, "class"):
+        if name.suffix != ".tar" or name.stem not in words:
+            raise ValueError(f"{train_tar}: {member.name} is not a <wnid>.tar of a class in the devkit's meta.mat")
+        train.append({"wnid": name.stem, "offset": member.offset_data, "size": member.size})
+    val = []
+    for name, member in _regular_members(val_tar, progress, "img"):
+        try:
             number = int(name.stem.rsplit("_", 1)[-1])  # ILSVRC2012_val_00000001 -> 1
-            if not 1 <= number <= len(truth):
-                raise ValueError(f"{val_tar}: {name} has no label in the devkit's ground truth")
-            _save(fh, tmp / "val" / id_to_wnid[truth[number - 1]] / name.name)
-            val_files += 1
-        if val_files != len(truth):
-            raise ValueError(f"{val_tar} holds {val_files} images but the devkit labels {len(truth)}")
+        except ValueError:
+            number = 0
+        if not 1 <= number <= len(truth):
+            raise ValueError(f"{val_tar}: {member.name} has no label in the devkit's ground truth")
+        val.append({"name": name.name, "wnid": id_to_wnid[truth[number - 1]], "offset": member.offset_data,
+                    "size": member.size})
+    if len(val) != len(truth):
+        raise ValueError(f"{val_tar} holds {len(val)} images but the devkit labels {len(truth)}")
+    with atomic_dir(raw_dir) as tmp:
         _write_classes(tmp, words)
+        index = {"format": 1, "train": {"archive": _identity(train_tar), "classes": sorted(train, key=_wnid)},
+                 "val": {"archive": _identity(val_tar), "images": val}}
+        (tmp / ARCHIVES).write_text(json.dumps(index))
     return raw_dir
+
+
+def _wnid(entry: dict) -> str:
+    return entry["wnid"]
+
+
+def read_archive_index(raw_dir: Path) -> dict | None:
+    """archives.json, or None for an unpacked (ImageFolder) raw folder; stale when an archive changed."""
+    path = Path(raw_dir) / ARCHIVES
+    if not path.exists():
+        return None
+    index = json.loads(path.read_text())
+    for split in ("train", "val"):
+        known = index[split]["archive"]
+        archive = Path(known["path"])
+        if not archive.exists() or _identity(archive) != known:
+            raise FileNotFoundError(f"{archive} is missing or changed since {path} indexed it: run the download "
+                                    "stage again (`dvc repro download`)")
+    return index
+
+
+def _visible(folder: Path) -> list[Path]:
+    """A folder's entries less hidden ones (.DS_Store, ._* AppleDouble files, .ipynb_checkpoints), sorted."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def ingest_imagefolder(root: Path, raw_dir: Path, words: dict[str, str] | None = None) -> Path:
@@ -82,16 +131,21 @@ def ingest_imagefolder(root: Path, raw_dir: Path, words: dict[str, str] | None =
     for split in ("train", "val"):
         if not (root / split).is_dir():
             raise FileNotFoundError(f"{root / split} is missing: an ImageFolder source needs train/ and val/")
-    wnids = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    wnids = [p.name for p in _visible(root / "train") if p.is_dir()]
     with atomic_dir(raw_dir) as tmp:
         for split in ("train", "val"):
-            for wnid_dir in sorted((root / split).iterdir()):
+            for wnid_dir in _visible(root / split):
+                if not wnid_dir.is_dir():
+                    continue  # a stray file beside the class folders (README, a listing) is not a class
                 if wnid_dir.name not in wnids:
                     raise ValueError(f"{wnid_dir} is a class that train/ does not have")
-                for f in sorted(wnid_dir.iterdir()):
-                    if f.suffix.lower() in IMAGE_SUFFIXES:
-                        (tmp / split / wnid_dir.name).mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(f, tmp / split / wnid_dir.name / f.name)
+                images = [f for f in _visible(wnid_dir) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+                if split == "train" and not images:
+                    raise ValueError(f"{wnid_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}): a class needs "
+                                     "training images; remove the folder or fill it")
+                (tmp / split / wnid_dir.name).mkdir(parents=True, exist_ok=True)
+                for f in images:
+                    shutil.copyfile(f, tmp / split / wnid_dir.name / f.name)
         _write_classes(tmp, {w: (words or {}).get(w, w) for w in wnids})
     return raw_dir
 

@@ -8,7 +8,6 @@ positive.
 
 from __future__ import annotations
 
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from tqdm import tqdm
 from alexnet_repro.atomic import atomic_path, write_json
 from alexnet_repro.data.pixel_stats import MEAN_IMAGE_FILE
 from alexnet_repro.data.store import ShardReader
+from alexnet_repro.workers import map_in_processes
 
 
 def _partial_sums(args) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -52,17 +52,15 @@ def pixel_statistics(store_dir: str | Path, max_images: int | None = None, seed:
     outer = np.zeros((3, 3), np.int64)
     n_images = 0
     jobs = [(str(store_dir), c) for c in chunks]
-    pool = get_context("fork").Pool(workers) if workers > 1 else None
-    with tqdm(total=len(indices), desc="pca statistics", unit="img", disable=not progress) as bar:
-        results = pool.imap_unordered(_partial_sums, jobs) if pool else map(_partial_sums, jobs)
-        for part_image, part_rgb, part_outer, n in results:
+    desc = "pca statistics"
+    with tqdm(total=len(indices), desc=desc, unit="img", disable=not progress) as bar:
+        # Unordered is exact: the partial sums are integers, so any order of adding them gives the same bits.
+        for part_image, part_rgb, part_outer, n in map_in_processes(_partial_sums, jobs, workers, desc=desc):
             image_sum += part_image
             rgb_sum += part_rgb
             outer += part_outer
             n_images += n
             bar.update(n)
-    if pool:
-        pool.close()
     pixels = n_images * 256 * 256
     mean = rgb_sum / pixels  # [0, 255]
     cov = (outer - pixels * np.outer(mean, mean)) / (pixels - 1) / 255.0**2

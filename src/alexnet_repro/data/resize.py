@@ -13,7 +13,6 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,12 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from alexnet_repro.atomic import write_json
-from alexnet_repro.data.ilsvrc import IMAGE_SUFFIXES, read_classes
-from alexnet_repro.data.store import INDEX, encode_image, shard_is_complete, shard_stem, write_shard
+from alexnet_repro.data.ilsvrc import IMAGE_SUFFIXES, read_archive_index, read_classes
+from alexnet_repro.data.sources import Part, archive_parts, file_parts, manifest, read_part
+from alexnet_repro.data.store import INDEX, STORE_SIZE, encode_image, shard_is_complete, shard_stem, write_shard
+from alexnet_repro.workers import map_in_processes
 
-SIZE = 256
+SIZE = STORE_SIZE
 log = logging.getLogger(__name__)
 
 
@@ -58,9 +59,10 @@ def _decode_pil(data: bytes, size: int) -> Image.Image:
     return im.convert("RGB")  # CMYK (Adobe-inverted or not), L, P, RGBA -> RGB
 
 
-def resize_center(path: str | Path | io.BytesIO, size: int = SIZE) -> np.ndarray:
-    """Any image file (JPEG grey/RGB/CMYK, PNG in disguise) -> (size, size, 3) uint8 RGB."""
-    name = getattr(path, "name", path)
+def resize_center(path: str | Path | io.BytesIO, size: int = SIZE, name: str | None = None) -> np.ndarray:
+    """Any image file (JPEG grey/RGB/CMYK, PNG in disguise) -> (size, size, 3) uint8 RGB. name: what errors
+    call it (default: the path)."""
+    name = name or getattr(path, "name", path)
     try:
         data = path.getvalue() if isinstance(path, io.BytesIO) else Path(path).read_bytes()
         if not data:
@@ -71,7 +73,11 @@ def resize_center(path: str | Path | io.BytesIO, size: int = SIZE) -> np.ndarray
         side = min(w, h)
         box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
         return np.asarray(im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=None))
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+    except UnidentifiedImageError:
+        # Pillow's own message names the BytesIO object by its address: different on every run, and this
+        # message goes into index.json (skip_bad), which must be the same bytes for the same images.
+        raise BadImageError(f"{name}: cannot be read as an image (not a format Pillow knows)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:  # a bomb is a bad file too
         raise BadImageError(f"{name}: cannot be read as an image ({err})") from None
 
 
@@ -90,38 +96,43 @@ def naive_resize(path: str | Path, out: str | Path, size: int = SIZE) -> None:
 class ShardJob:
     folder: Path
     stem: str
-    files: list[tuple[str, int]]  # (path, label)
+    parts: list[Part]  # data/sources.py: files, or byte ranges of the archives
     encoding: str
     quality: int
     skip_bad: bool
+    manifest: str  # sources.manifest(parts, settings): the shard is reused only when it matches
 
 
 def _run_job(job: ShardJob) -> tuple[str, int, list[str]]:
     skipped: list[str] = []
 
     def records():
-        for path, label in job.files:
-            try:
-                rgb = resize_center(path)
-            except BadImageError as err:
-                if not job.skip_bad:
-                    raise
-                skipped.append(str(err))
-                continue
-            yield Path(path).name, label, encode_image(rgb, job.encoding, job.quality)
+        for part in job.parts:
+            for name, label, data in read_part(part):
+                try:
+                    rgb = resize_center(io.BytesIO(data), name=name)
+                except BadImageError as err:
+                    if not job.skip_bad:
+                        raise
+                    skipped.append(str(err))
+                    continue
+                yield name, label, encode_image(rgb, job.encoding, job.quality)
 
-    write_shard(job.folder, job.stem, records())
-    return job.stem, len(job.files), skipped
+    write_shard(job.folder, job.stem, records(), job.manifest, skipped)
+    return job.stem
 
 
-def list_split(raw_dir: Path, split: str, label_of: dict[str, int]) -> list[tuple[str, int]]:
-    files = []
-    for wnid_dir in sorted((raw_dir / split).iterdir()):
-        if wnid_dir.name not in label_of:
-            raise ValueError(f"{wnid_dir} is not a class listed in {raw_dir / 'classes.json'}")
-        files += [(str(f), label_of[wnid_dir.name]) for f in sorted(wnid_dir.iterdir())
-                  if f.suffix.lower() in IMAGE_SUFFIXES]
-    return files
+def split_parts(raw_dir: Path, split: str, label_of: dict[str, int], shard_size: int) -> list[list[Part]]:
+    """The inputs of each shard of a split: one class per shard when streaming a train archive's inner
+    tars (whose images are known only once read), shard_size images per shard otherwise."""
+    index = read_archive_index(raw_dir)
+    if index is None:
+        parts = file_parts(raw_dir, split, label_of, IMAGE_SUFFIXES)
+    else:
+        parts = archive_parts(index, split, label_of)
+        if split == "train":
+            return [[p] for p in parts]
+    return [parts[i : i + shard_size] for i in range(0, len(parts), shard_size)]
 
 
 def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpeg", quality: int = 90,
@@ -132,36 +143,38 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
     label_of = {c["wnid"]: i for i, c in enumerate(classes)}
     store_dir.mkdir(parents=True, exist_ok=True)
     (store_dir / INDEX).unlink(missing_ok=True)  # from here on the store does not look finished
+    # A worker killed mid-shard (OOM, Ctrl-C's terminate) leaves its atomic_path temporary behind: never taken
+    # for a shard, but up to a shard's size each, and it would be hashed into DVC's cache with the store.
+    for leftover in store_dir.glob(".*.tmp"):
+        leftover.unlink()
     jobs, splits = [], {}
+    settings = {"encoding": encoding, "quality": quality, "size": SIZE}
     for split in ("train", "val"):
-        files = list_split(raw_dir, split, label_of)
-        chunks = [files[i : i + shard_size] for i in range(0, len(files), shard_size)]
+        chunks = split_parts(raw_dir, split, label_of, shard_size)
         stems = [shard_stem(split, n) for n in range(len(chunks))]
         splits[split] = {"shards": stems}
         for stem, chunk in zip(stems, chunks):
-            if not shard_is_complete(store_dir, stem, [Path(p).name for p, _ in chunk]):
-                jobs.append(ShardJob(store_dir, stem, chunk, encoding, quality, skip_bad))
+            digest = manifest(chunk, settings)
+            if not shard_is_complete(store_dir, stem, digest):
+                jobs.append(ShardJob(store_dir, stem, chunk, encoding, quality, skip_bad, digest))
     for stale in store_dir.glob("*-*.json"):  # shards of an earlier, different layout
         if not any(stale.stem in s["shards"] for s in splits.values()):
             stale.unlink()
             stale.with_suffix(".bin").unlink(missing_ok=True)
-    skipped: list[str] = []
-    total = sum(len(j.files) for j in jobs)
-    with tqdm(total=total, desc=f"resize -> {store_dir}", unit="img", disable=not progress) as bar:
-        if workers > 1 and len(jobs) > 1:
-            with get_context("fork").Pool(workers) as pool:
-                for _, n, bad in pool.imap_unordered(_run_job, jobs):
-                    skipped += bad
-                    bar.update(n)
-        else:
-            for job in jobs:
-                _, n, bad = _run_job(job)
-                skipped += bad
-                bar.update(n)
+    desc = f"resize -> {store_dir}"
+    # Shards, not images: a class tar's image count is known only once it is read.
+    with tqdm(total=len(jobs), desc=desc, unit="shard", disable=not progress) as bar:
+        for _ in map_in_processes(_run_job, jobs, workers, desc=desc):
+            bar.update(1)
+    # From the shard tables in shard order: the same index.json for any number of workers, and a resumed run
+    # still lists what earlier runs skipped.
+    skipped = []
+    for entry in splits.values():
+        tables = [json.loads((store_dir / f"{s}.json").read_text()) for s in entry["shards"]]
+        entry["count"] = sum(len(t["names"]) for t in tables)
+        skipped += [message for t in tables for message in t.get("skipped", [])]
     for message in skipped:
         log.warning("skipped %s", message)
-    for entry in splits.values():
-        entry["count"] = sum(len(json.loads((store_dir / f"{s}.json").read_text())["names"]) for s in entry["shards"])
     index = {"format": 1, "encoding": encoding, "image_size": SIZE, "quality": quality, "classes": classes,
              "splits": splits, "skipped": skipped}
     write_json(store_dir / INDEX, index)

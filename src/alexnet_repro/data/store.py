@@ -48,9 +48,12 @@ def encode_image(rgb: np.ndarray, encoding: str, quality: int) -> bytes:
     raise ValueError(f"store encoding must be one of {ENCODINGS}, got {encoding!r}")
 
 
-def write_shard(folder: Path, stem: str, records: Iterable[tuple[str, int, bytes]]) -> int:
-    """Stream (name, label, encoded image) records into one shard; returns how many were written."""
-    table = {"names": [], "labels": [], "offsets": [], "lengths": []}
+def write_shard(folder: Path, stem: str, records: Iterable[tuple[str, int, bytes]], manifest: str = "",
+                skipped: list[str] | None = None) -> int:
+    """Stream (name, label, encoded image) records into one shard; returns how many were written.
+    manifest: what the shard was made from (shard_is_complete compares it); skipped: filled while the
+    records are consumed (bad images left out), kept in the table so a re-run's index still lists them."""
+    table: dict = {"manifest": manifest, "names": [], "labels": [], "offsets": [], "lengths": []}
     offset = 0
     with atomic_path(folder / f"{stem}.bin") as tmp:
         with open(tmp, "wb") as f:
@@ -61,17 +64,19 @@ def write_shard(folder: Path, stem: str, records: Iterable[tuple[str, int, bytes
                 table["offsets"].append(offset)
                 table["lengths"].append(len(blob))
                 offset += len(blob)
+    table["skipped"] = list(skipped or [])
     write_json(folder / f"{stem}.json", table)
     return len(table["names"])
 
 
-def shard_is_complete(folder: Path, stem: str, names: list[str]) -> bool:
-    """A shard from an earlier, interrupted run counts only if its table lists exactly these images."""
+def shard_is_complete(folder: Path, stem: str, manifest: str) -> bool:
+    """A shard from an earlier, interrupted run counts only if it was made from exactly these inputs
+    (data/sources.py's manifest: the same files or archive bytes, labels and encoding settings)."""
     table = folder / f"{stem}.json"
     if not table.exists() or not (folder / f"{stem}.bin").exists():
         return False
     try:
-        return json.loads(table.read_text())["names"] == names
+        return json.loads(table.read_text())["manifest"] == manifest
     except (ValueError, KeyError):
         return False
 

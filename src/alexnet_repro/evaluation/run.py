@@ -57,12 +57,15 @@ def _loader(store: str, split: str, side: int, batch_size: int, workers: int, li
 
 
 def load_matching(path: Path, store_dir: str, device: torch.device) -> ExportedModel:
-    """An exported model, refused when it was trained on other classes than the store holds."""
+    """An exported model, refused when it was trained on other classes, or another store, than this one."""
     model = load_model(path, device)
     classes = read_info(store_dir).classes
     if [c["wnid"] for c in model.classes] != [c["wnid"] for c in classes]:
         raise ExportError(f"{path} was trained on {len(model.classes)} classes that are not the "
                           f"{len(classes)} classes of the store {store_dir}")
+    if model.data_fingerprint != (store := fingerprint(store_dir)):
+        raise ExportError(f"{path} was trained on store {model.data_fingerprint}, not on {store_dir} ({store}): "
+                          "train it again on this store (the run folder resumes or restarts by itself)")
     return model
 
 

@@ -27,6 +27,11 @@ class Table:
 
 
 @dataclass
+class Items:
+    items: list[str]  # a numbered list
+
+
+@dataclass
 class Figure:
     path: Path  # a PNG under the report's folder
     caption: str
@@ -43,6 +48,8 @@ def to_markdown(blocks: list, root: Path) -> str:
             out.append("| " + " | ".join(b.header) + " |")
             out.append("|" + "---|" * len(b.header))
             out += ["| " + " | ".join(row) + " |" for row in b.rows]
+        elif isinstance(b, Items):
+            out += [f"{i}. {item}" for i, item in enumerate(b.items, start=1)]
         elif isinstance(b, Figure):
             out.append(f"![{b.caption}]({b.path.relative_to(root).as_posix()})\n\n*{b.caption}*")
         out.append("")
@@ -71,6 +78,8 @@ def to_html(blocks: list, title: str) -> str:
             head = "".join(f"<th>{_inline(h)}</th>" for h in b.header)
             rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in b.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif isinstance(b, Items):
+            body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ol>")
         elif isinstance(b, Figure):
             data = base64.b64encode(b.path.read_bytes()).decode()
             body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.caption)}">'

@@ -1,4 +1,4 @@
-"""The report's figures, as PNG files: curves, Figure 1's ReLU/tanh question, Figure 3, Figure 4, deltas."""
+"""The report's figures, as PNG files: curves, seed strips, Figure 1 (ReLU/tanh), Figure 3, Figure 4, deltas."""
 
 from __future__ import annotations
 
@@ -21,12 +21,16 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def training_curves(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
+def training_curves(histories: dict[str, list[dict[str, list[float]]]], path: Path) -> Path:
+    """Training and validation top-1 error per epoch; one colour per experiment, one thin line per seed."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for name, h in histories.items():
-        epochs = np.arange(1, len(h["train/err_top1"]) + 1)
-        line, = axes[0].plot(epochs, h["train/err_top1"], label=name)
-        axes[1].plot(epochs, h["val/err_top1"], color=line.get_color(), label=name)
+    for name, seeds in histories.items():
+        color = None
+        for i, h in enumerate(seeds):
+            epochs = np.arange(1, len(h["train/err_top1"]) + 1)
+            line, = axes[0].plot(epochs, h["train/err_top1"], color=color, lw=1, label=name if i == 0 else None)
+            color = line.get_color()
+            axes[1].plot(epochs, h["val/err_top1"], color=color, lw=1, label=name if i == 0 else None)
     for ax, title in zip(axes, ("training top-1 error", "validation top-1 error (centre crop)")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
@@ -36,16 +40,33 @@ def training_curves(histories: dict[str, dict[str, list[float]]], path: Path) ->
     return _save(fig, path)
 
 
-def relu_vs_tanh(relu: dict, tanh: dict, threshold: float, path: Path) -> Path:
-    """Figure 1's question: how fast does each reach a training-error level?"""
+def seed_strip(rows: list[tuple[str, list[float]]], path: Path, xlabel: str) -> Path:
+    """rows: (experiment, each seed's error in %): a dot per seed and a bar at their mean, one row each."""
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * len(rows)))
+    for y, (_, values) in enumerate(rows):
+        offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(values, y + offsets, s=22, color="tab:blue", zorder=3, label="one seed" if y == 0 else None)
+        ax.plot([np.mean(values)] * 2, [y - 0.3, y + 0.3], color="black", lw=2, label="mean" if y == 0 else None)
+    ax.set_yticks(np.arange(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, path)
+
+
+def relu_vs_tanh(relu: list[dict], tanh: list[dict], threshold: float, path: Path) -> Path:
+    """The paper's Figure 1: training error against steps, ReLU solid and tanh dashed, one line per seed."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, h, style in (("ReLU (baseline)", relu, "-"), ("tanh", tanh, "--")):
-        ax.plot(np.arange(1, len(h["train/err_top1"]) + 1), h["train/err_top1"], style, label=name)
+    for name, histories, style, color in (("ReLU (baseline)", relu, "-", "tab:blue"), ("tanh", tanh, "--", "black")):
+        for i, h in enumerate(histories):
+            ax.plot(h["step"], h["train/err_top1"], style, color=color, lw=1, label=name if i == 0 else None)
     ax.axhline(threshold, color="grey", lw=0.8)
-    ax.text(1, threshold, f" threshold {threshold:.2f}", va="bottom", color="grey")
-    ax.set_xlabel("epoch")
+    ax.text(0.99, threshold, f"level {threshold:.0%}", va="bottom", ha="right", color="grey",
+            transform=ax.get_yaxis_transform())
+    ax.set_xlabel("training steps (SGD iterations)")
     ax.set_ylabel("training top-1 error")
-    ax.set_title("ReLU vs tanh (paper's Figure 1 question)")
+    ax.set_title("ReLU vs tanh (the paper's Figure 1)")
     ax.legend()
     ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -15,19 +15,32 @@ from alexnet_repro.atomic import atomic_path, write_bytes
 from alexnet_repro.viz import filter_grid
 
 HISTORY_COLUMNS = ["epoch", "step", "train/loss", "train/err_top1", "val/loss", "val/err_top1", "val/err_top5",
-                   "lr", "train/images_per_s", "wall_s"]
+                   "lr", "train/images_per_s", "train/images_per_s_per_device", "train/data_wait_frac", "wall_s"]
 
 
 class Throughput(L.Callback):
-    """Training images per second over each epoch's training batches (validation excluded), all devices."""
+    """Training images per second over each epoch's training batches (validation excluded): all devices
+    together and per device, and the fraction of that time spent waiting for data.
+
+    The wait is the host's time from the end of step k (on_train_batch_end) to the start of step k+1
+    (on_train_batch_start), plus the epoch's start to its first step: the loader's next(), the host-to-device
+    copy and the DataModule's on-device presets (Lightning runs those before on_train_batch_start). No CUDA
+    synchronize, on purpose (it would stall the queue it measures): kernels of step k still running on the GPU
+    while the host waits are counted as wait, so on a GPU the fraction is an upper bound on the GPU's idle
+    share; near 0 means the loader keeps up, a large value is worth a look with the profiler."""
 
     def __init__(self):
         self.started = self.last = 0.0
         self.images = 0
+        self.waiting = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module):
         self.started = self.last = time.perf_counter()
         self.images = 0
+        self.waiting = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.waiting += time.perf_counter() - self.last
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.images += len(batch[1]) * trainer.world_size
@@ -36,6 +49,8 @@ class Throughput(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module):
         seconds = max(self.last - self.started, 1e-9)
         pl_module.log("train/images_per_s", self.images / seconds)
+        pl_module.log("train/images_per_s_per_device", self.images / seconds / trainer.world_size)
+        pl_module.log("train/data_wait_frac", min(self.waiting / seconds, 1.0), prog_bar=True)
 
 
 class EpochHistory(L.Callback):
@@ -79,16 +94,39 @@ class LastCheckpoint(L.Callback):
     (ModelCheckpoint's save_last writes only when a top-k checkpoint was saved in the same step, so it lags
     whenever validation error does not improve.) Written through AtomicCheckpointIO: never half a file."""
 
-    def __init__(self, path, every_n_steps: int):
+    POLL_EVERY = 16  # steps between checks of the clock under DDP: each check is a collective
+
+    def __init__(self, path, every_n_steps: int, every_minutes: float | None = None):
+        """every_minutes: also save when this much wall time has passed since the last save (None: off),
+        for long epochs at the paper's scale where a step count is a poor proxy for time lost to a crash."""
         self.path, self.every_n_steps = str(path), every_n_steps
+        self.every_s = None if every_minutes is None else every_minutes * 60.0
+        self.saved_at = time.monotonic()
+
+    def save(self, trainer) -> None:
+        trainer.save_checkpoint(self.path)
+        self.saved_at = time.monotonic()
+
+    def time_is_up(self, trainer) -> bool:
+        if self.every_s is None:
+            return False
+        if trainer.world_size == 1:
+            return time.monotonic() - self.saved_at >= self.every_s
+        # save_checkpoint is collective: every rank must agree, so rank 0's clock decides, checked only every
+        # POLL_EVERY steps to keep the broadcast off most steps.
+        if trainer.global_step % self.POLL_EVERY:
+            return False
+        return bool(trainer.strategy.broadcast(time.monotonic() - self.saved_at >= self.every_s, src=0))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step % self.every_n_steps == 0 and not trainer.fast_dev_run:
-            trainer.save_checkpoint(self.path)
+        if trainer.fast_dev_run:
+            return
+        if trainer.global_step % self.every_n_steps == 0 or self.time_is_up(trainer):
+            self.save(trainer)
 
     def on_train_epoch_end(self, trainer, pl_module):
         if not trainer.fast_dev_run and not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path)
+            self.save(trainer)
 
 
 class LogFilters(L.Callback):

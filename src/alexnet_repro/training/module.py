@@ -20,11 +20,20 @@ def plateau_schedule(opt: torch.optim.Optimizer, lr: float, factor: float, patie
                                                       min_lr=floor)
 
 
+def sgd_kernel(params) -> dict:
+    """Fused SGD (one kernel for all parameters) when every parameter is on CUDA; torch's default (foreach
+    on CUDA, a loop on CPU) otherwise, fused's CPU kernel being no faster there. Lightning moves the module to
+    its device before configure_optimizers, so the parameters' device is the training device."""
+    return {"fused": True} if all(p.is_cuda for p in params) else {}
+
+
 class AlexNetModule(L.LightningModule):
-    def __init__(self, model: dict, optim: dict):
-        """model: AlexNetConfig's fields (num_classes included); optim: OptimConfig's fields."""
+    def __init__(self, model: dict, optim: dict, channels_last: bool = False):
+        """model: AlexNetConfig's fields (num_classes included); optim: OptimConfig's fields; channels_last:
+        convert each batch to NHWC (run.py converts the net's weights, set_channels_last below)."""
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["channels_last"])  # a speed setting, not part of the experiment
+        self.channels_last = channels_last
         self.net = AlexNet(AlexNetConfig(**model))
         num_classes = self.net.spec.num_classes
         self.val_top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
@@ -38,8 +47,14 @@ class AlexNetModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch in the net's memory format. Done here, not in on_after_batch_transfer: the DataModule
+        owns that hook (its presets), and Lightning calls only one of the two when both define it."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def training_step(self, batch, batch_idx: int):
         x, y = batch
+        x = self.layout(x)
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
         wrong = (logits.detach().argmax(1) != y).float().mean()
@@ -55,6 +70,16 @@ class AlexNetModule(L.LightningModule):
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
         return loss
 
+    def on_train_epoch_start(self) -> None:
+        # A checkpoint written at an epoch's end holds that epoch's sums (Lightning resets logged metrics only
+        # after the end-of-epoch hooks): a new epoch starts from zero, an epoch resumed in its middle does not.
+        # Here the batch counter still reads the previous epoch's count (0, or all of its batches) unless this
+        # epoch was resumed in its middle.
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if done == 0 or done >= self.trainer.num_training_batches:
+            self.train_loss.reset()
+            self.train_wrong.reset()
+
     def on_validation_epoch_end(self) -> None:
         # compute() all-reduces across DDP ranks: every validation image counted once (see datamodule).
         self.log("val/err_top1", 1.0 - self.val_top1.compute(), prog_bar=True)
@@ -64,6 +89,7 @@ class AlexNetModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
+        x = self.layout(x)
         logits = self.net(x)
         self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.val_top1.update(logits, y)
@@ -73,7 +99,8 @@ class AlexNetModule(L.LightningModule):
         o = self.hparams.optim
         # torch's SGD: v <- 0.9 v + (g + wd w); w <- w - lr v. With a constant lr this is the paper's
         # v <- 0.9 v - wd eps w - eps g; w <- w + v, scaled by eps.
-        opt = torch.optim.SGD(self.parameters(), lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"])
+        opt = torch.optim.SGD(self.parameters(), lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"],
+                              **sgd_kernel(self.parameters()))
         if o["schedule"] == "step":
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o["step_epochs"], gamma=o["factor"])
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -3,13 +3,15 @@ training started again after a kill (or a preempted SLURM job, or `dvc repro` af
 last checkpoint and goes on from there, if it was started with the same configuration.
 
 What a start finds in its folder, and what it does:
-  nothing                                   train from step 0
-  last.ckpt, same config fingerprint, not done   resume from last.ckpt
-  a finished run (train_summary.json, written last), or another configuration, or a run killed before its
-  first checkpoint                          move it to <experiment>/replaced/<seed folder>-<n> (nothing is
-                                            lost; the log says where), then train from step 0
-A finished run is trained again rather than skipped: whoever starts it (a user, or DVC because code or data
-changed) wants a new result. The fingerprint covers what decides the result: the resolved config without
+  nothing                                      train from step 0
+  an unfinished run of the same configuration  resume from its checkpoints/last.ckpt
+  an unfinished run of another configuration   stop with one line naming the keys that differ, unless
+                                               fresh_start=true
+  a finished run (train_summary.json, the done marker, written last), a run killed before its first
+  checkpoint, or files of no run               move it to <experiment>/replaced/<seed folder>-<n> (nothing is
+                                               lost; the log says where), then train from step 0
+A finished run is trained again rather than skipped: whoever starts it (a user, or DVC because code, config or
+data changed) wants a new result. The fingerprint covers what decides the result: the resolved config without
 paths, logging and loader settings, plus the store's content fingerprint.
 """
 
@@ -21,11 +23,12 @@ import logging
 import os
 from pathlib import Path
 
+from alexnet_repro.atomic import write_json
 from alexnet_repro.results import TRAIN_SUMMARY
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT = "config_fingerprint.txt"
+FINGERPRINT = "run_config.json"  # {"fingerprint": ..., "config": the fingerprinted config}
 LAST_CKPT = Path("checkpoints") / "last.ckpt"
 REPLACED = "replaced"
 # Keys that change where files go or what is printed, not what is trained.
@@ -34,7 +37,12 @@ VOLATILE = ("paths", "logger", "ckpt_path", "trainer.enable_progress_bar", "trai
             "data.source")
 
 
-def config_fingerprint(resolved: dict, store_fingerprint: str) -> str:
+class ConfigChanged(ValueError):
+    pass
+
+
+def run_config(resolved: dict, store_fingerprint: str) -> dict:
+    """What decides a run's result: the resolved config less VOLATILE keys, and the data it trains on."""
     config = json.loads(json.dumps(resolved))  # a deep copy of plain data
     for dotted in VOLATILE:
         *parents, leaf = dotted.split(".")
@@ -42,8 +50,27 @@ def config_fingerprint(resolved: dict, store_fingerprint: str) -> str:
         for key in parents:
             node = node.get(key, {})
         node.pop(leaf, None)
-    text = json.dumps({"config": config, "store": store_fingerprint}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return {**config, "store_fingerprint": store_fingerprint}
+
+
+def fingerprint_of(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def differing_keys(old: dict, new: dict) -> str:
+    a, b = _flat(old), _flat(new)
+    return ", ".join(f"{k}: {a.get(k, '(none)')} -> {b.get(k, '(none)')}" for k in sorted(a.keys() | b.keys())
+                     if a.get(k) != b.get(k))
 
 
 def _move_aside(run_dir: Path, why: str) -> None:
@@ -56,32 +83,45 @@ def _move_aside(run_dir: Path, why: str) -> None:
     log.warning("%s %s: moved to %s; training starts from step 0", run_dir, why, target)
 
 
+def _stored(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / FINGERPRINT).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _inspect(run_dir: Path, fingerprint: str) -> tuple[str, str]:
-    """("fresh" | "resume" | "replace", why) for what run_dir holds; changes nothing."""
+    """("fresh" | "resume" | "replace" | "changed", why) for what run_dir holds; changes nothing."""
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return "fresh", ""
-    stored = (run_dir / FINGERPRINT).read_text().strip() if (run_dir / FINGERPRINT).exists() else None
+    stored = _stored(run_dir)
     if (run_dir / TRAIN_SUMMARY).exists():
         return "replace", "holds a finished run"
-    if stored != fingerprint:
-        return "replace", "holds a run of another configuration" if stored else "holds files of no known run"
+    if stored is None:
+        return "replace", "holds files of no known run"
     if not (run_dir / LAST_CKPT).exists():
         return "replace", "holds a run killed before its first checkpoint"
+    if stored.get("fingerprint") != fingerprint:
+        return "changed", "holds an unfinished run of another configuration"
     return "resume", ""
 
 
-def prepare(run_dir: Path, fingerprint: str, rank_zero: bool = True) -> Path | None:
-    """Make run_dir ready for this configuration; returns the checkpoint to resume from, or None.
+def prepare(run_dir: Path, config: dict, rank_zero: bool = True, fresh_start: bool = False) -> Path | None:
+    """Make run_dir ready for `config` (run_config()'s dict); returns the checkpoint to resume from, or None.
 
     Only rank zero changes files. Other ranks (DDP's later processes, SLURM's other tasks) reach the same
     answer whether they look before or after rank zero has tidied up: both states read "fresh" or "resume"."""
+    fingerprint = fingerprint_of(config)
     action, why = _inspect(run_dir, fingerprint)
-    if action == "resume":
+    if action == "changed" and not fresh_start:
+        raise ConfigChanged(f"{run_dir} {why} ({differing_keys(_stored(run_dir)['config'], config)}): run it with "
+                            "its own config to resume it, or add fresh_start=true to set it aside and start over")
+    if action == "resume" and not fresh_start:
         log.info("%s: resuming from %s", run_dir, LAST_CKPT)
         return run_dir / LAST_CKPT
     if rank_zero:
-        if action == "replace":
-            _move_aside(run_dir, why)
+        if action != "fresh":
+            _move_aside(run_dir, why if action != "resume" else "was asked to start fresh")
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / FINGERPRINT).write_text(fingerprint + "\n")
+        write_json(run_dir / FINGERPRINT, {"fingerprint": fingerprint, "config": config})
     return None

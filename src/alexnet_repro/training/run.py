@@ -15,7 +15,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet_repro.atomic import write_bytes
-from alexnet_repro.config import TrainConfig, validate
+from alexnet_repro.config import TrainConfig, TrainerConfig, validate
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.data.store import downscale, fingerprint
@@ -61,11 +61,30 @@ def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> l
         Throughput(),
         EpochHistory(run_dir / "history.csv"),
         best,
-        LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps),
+        LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
+                       cfg.trainer.checkpoint_every_minutes),
     ]
     if cfg.logger.log_filters and cfg.logger.backend == "wandb":
         callbacks.append(LogFilters())
     return callbacks
+
+
+def uses_cuda(t: TrainerConfig) -> bool:
+    return t.accelerator in ("gpu", "cuda") or (t.accelerator == "auto" and torch.cuda.is_available())
+
+
+def speed_up(module: AlexNetModule, t: TrainerConfig) -> None:
+    """The trainer's throughput switches. None changes what is learned beyond float rounding (TF32 matmuls,
+    cuDNN's choice of conv algorithm), so they are settings, not experiments."""
+    if uses_cuda(t):
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: time each conv algorithm once, keep the best
+        torch.set_float32_matmul_precision("high")  # TF32 for the fp32 matmuls and convs left outside autocast
+    if t.channels_last:
+        module.net.to(memory_format=torch.channels_last)  # the batches follow in AlexNetModule.layout
+    if t.compile:
+        # nn.Module.compile compiles in place: module.net stays the AlexNet, its state_dict keys carry no
+        # `_orig_mod.` prefix, so checkpoints, resume and export (save_model) see the plain net.
+        module.net.compile(mode=t.compile_mode)
 
 
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
@@ -75,8 +94,8 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     resolved.pop("hydra", None)
     store = fingerprint(cfg.data.store_dir)
     # An explicit ckpt_path is the user's choice; otherwise the folder decides (resume.py).
-    ckpt_path = cfg.ckpt_path or resume.prepare(run_dir, resume.config_fingerprint(resolved, store),
-                                                rank_zero_only.rank == 0)
+    ckpt_path = cfg.ckpt_path or resume.prepare(run_dir, resume.run_config(resolved, store),
+                                                rank_zero_only.rank == 0, cfg.fresh_start)
     L.seed_everything(cfg.seed, workers=True)
 
     stats = PixelStats.load(cfg.data.stats_path)
@@ -89,7 +108,8 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
                            cfg.data.workers, cfg.seed, cfg.data.in_memory)
     model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
     resolved["model"]["num_classes"] = data.num_classes
-    module = AlexNetModule(asdict(model), asdict(cfg.optim))
+    module = AlexNetModule(asdict(model), asdict(cfg.optim), channels_last=cfg.trainer.channels_last)
+    speed_up(module, cfg.trainer)
 
     # best.ckpt by the paper's criterion, validation top-1 error.
     best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/err_top1", mode="min",

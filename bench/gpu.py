@@ -1,0 +1,152 @@
+"""What each of the `gpu` trainer preset's switches buys: training-step images/s of the net alone (forward,
+loss, backward, SGD step on synthetic batches already on the device) for fp32, bf16 autocast, bf16 +
+channels_last and bf16 + channels_last + torch.compile, measured in one run, with the ratio to fp32 and the
+model FLOPs utilisation against a peak you give.
+
+    python bench/gpu.py [--device cuda] [--width 1.0] [--input 227] [--batch 128] [--steps 50]
+                        [--peak-tflops 989] [--compile-mode default]
+
+The loader is left out on purpose: this bounds what the GPU can do; `train/data_wait_frac` in a real run's
+history says how much of it the loader leaves. --device cpu --width 0.125 --input 67 --batch 8 --steps 3 is
+the smoke test (tests/test_gpu_path.py): every path starts and the numbers are finite.
+
+FLOPs per training image: counted by torch.utils.flop_counter on one image of this very net (convolutions and
+matmuls, forward and backward; elementwise ops, LRN's included, are not counted, as is usual for MFU). The
+usual rule of thumb, 3 x 1.45 GFLOP = 4.35 GFLOP at full size, scaled by width^2 * (input/227)^2, is printed
+beside it: it undercounts (4.35 against 4.96 counted at full size) because the grouped convs' and FC layers'
+FLOPs do not scale exactly so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lightning
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from alexnet_repro.models.alexnet import alexnet
+
+FULL_SIZE_GFLOP = 4.35  # per training image (3 x forward), the full-width net at 227 x 227
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    bf16: bool
+    channels_last: bool
+    compile: bool
+
+
+VARIANTS = (Variant("fp32", False, False, False), Variant("bf16", True, False, False),
+            Variant("bf16+channels_last", True, True, False), Variant("bf16+channels_last+compile", True, True, True))
+
+
+def rule_of_thumb_gflop(width: float, size: int) -> float:
+    """The approximation: conv FLOPs go with in x out channels (width^2) and with the feature map's area."""
+    return FULL_SIZE_GFLOP * width**2 * (size / 227) ** 2
+
+
+def counted_gflop(width: float, size: int, classes: int) -> float:
+    """Forward + backward FLOPs of one training image, counted on the CPU."""
+    net = alexnet(classes, width=width, init="kaiming", input_size=size)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(net(torch.randn(1, 3, size, size)), torch.zeros(1, dtype=torch.long)).backward()
+    return counter.get_total_flops() / 1e9
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_step(v: Variant, args, device: torch.device) -> Callable[[], None]:
+    """One training step of a fresh net under the variant's settings, as run.py and the module set them."""
+    torch.manual_seed(0)
+    net = alexnet(args.classes, width=args.width, init="kaiming", input_size=args.input).to(device).train()
+    fmt = torch.channels_last if v.channels_last else torch.contiguous_format
+    net.to(memory_format=fmt)
+    if v.compile:
+        net.compile(mode=args.compile_mode)
+    fused = {"fused": True} if device.type == "cuda" else {}
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4, **fused)
+    g = torch.Generator(device=device).manual_seed(0)
+    x = torch.randn(args.batch, 3, args.input, args.input, device=device, generator=g)
+    x = x.contiguous(memory_format=fmt)
+    y = torch.randint(0, args.classes, (args.batch,), device=device, generator=g)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=v.bf16):
+            loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{v.name}: loss {loss.item()}")
+
+    return step
+
+
+def images_per_s(step: Callable[[], None], batch: int, steps: int, warmup: int, device: torch.device) -> float:
+    for _ in range(warmup):  # compilation, cuDNN's algorithm search, the allocator's first blocks
+        step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def hardware(device: torch.device) -> str:
+    versions = f"torch {torch.__version__}, lightning {lightning.__version__}, python {platform.python_version()}"
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"{name}; CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}; {versions}"
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; {versions}"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--width", type=float, default=1.0, help="model.width (1.0: the paper's net)")
+    parser.add_argument("--input", type=int, default=227, help="model.input_size")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=128, help="images per step on the one device")
+    parser.add_argument("--steps", type=int, default=50, help="timed steps per variant")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation happens here)")
+    parser.add_argument("--peak-tflops", type=float, default=989.0,
+                        help="the device's dense bf16 peak for MFU (H100 SXM: 989; H200: 989; A100: 312)")
+    parser.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead", "max-autotune"])
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda":  # what run.py sets for a CUDA run
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
+    gflop = counted_gflop(args.width, args.input, args.classes)
+    print(f"hardware: {hardware(device)}")
+    print(f"net: width {args.width}, input {args.input}, {args.classes} classes; batch {args.batch}, "
+          f"{args.steps} timed steps after {args.warmup} warm-up; synthetic batches on {device}")
+    print(f"GFLOP per training image: {gflop:.4g} counted ({rule_of_thumb_gflop(args.width, args.input):.4g} by "
+          f"4.35 x width^2 x (input/227)^2); MFU against {args.peak_tflops:g} TFLOP/s")
+    print(f"{'variant':<28}{'images/s':>12}{'vs fp32':>10}{'MFU %':>9}")
+    base = None
+    for v in VARIANTS:
+        rate = images_per_s(make_step(v, args, device), args.batch, args.steps, args.warmup, device)
+        base = base or rate
+        mfu = rate * gflop / (args.peak_tflops * 1e3) * 100
+        print(f"{v.name:<28}{rate:>12.1f}{rate / base:>9.2f}x{mfu:>9.3f}")
+
+
+if __name__ == "__main__":
+    main()

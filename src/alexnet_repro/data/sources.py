@@ -1,0 +1,92 @@
+"""Where the resize stage's images come from, one shard's worth at a time: files of an unpacked ImageFolder
+tree, or byte ranges of the ILSVRC archives indexed in place (data/ilsvrc.py's archives.json): a class's
+inner tar in the train archive, or single images in the val archive. Nothing is unpacked to disk.
+
+A shard is rebuilt unless its manifest matches: the hash of every input's location, size and mtime (files)
+or archive identity and byte range (archives), labels, and the encoding settings. Same name, other bytes,
+other shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from alexnet_repro.data.safe_tar import check_member
+
+
+@dataclass(frozen=True)
+class Part:
+    """One input of a shard. kind: "file" (path), "range" (one image at offset/size of an archive), or
+    "inner_tar" (a class's tar at offset/size of the train archive). name: the store name, <wnid>/<file>,
+    or the wnid for an inner tar. stamp: what identifies the bytes (file size and mtime, archive identity)."""
+
+    kind: str
+    path: str
+    name: str
+    label: int
+    offset: int = 0
+    size: int = 0
+    stamp: str = ""
+
+
+def _file_stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def file_parts(raw_dir: Path, split: str, label_of: dict[str, int], suffixes: tuple[str, ...]) -> list[Part]:
+    parts = []
+    for wnid_dir in sorted((raw_dir / split).iterdir()):
+        if wnid_dir.name not in label_of:
+            raise ValueError(f"{wnid_dir} is not a class listed in {raw_dir / 'classes.json'}")
+        parts += [Part("file", str(f), f"{wnid_dir.name}/{f.name}", label_of[wnid_dir.name], stamp=_file_stamp(f))
+                  for f in sorted(wnid_dir.iterdir()) if f.suffix.lower() in suffixes]
+    return parts
+
+
+def archive_parts(index: dict, split: str, label_of: dict[str, int]) -> list[Part]:
+    archive = index[split]["archive"]
+    stamp = f"{archive['size']}:{archive['mtime_ns']}"
+    if split == "train":
+        return [Part("inner_tar", archive["path"], c["wnid"], label_of[c["wnid"]], c["offset"], c["size"], stamp)
+                for c in index["train"]["classes"]]
+    return [Part("range", archive["path"], f"{i['wnid']}/{i['name']}", label_of[i["wnid"]], i["offset"], i["size"],
+                 stamp) for i in index["val"]["images"]]
+
+
+def _read_range(path: str, offset: int, size: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(size)
+    if len(data) != size:
+        raise OSError(f"{path}: {size} bytes expected at offset {offset}, {len(data)} found (truncated?)")
+    return data
+
+
+def read_part(part: Part) -> Iterator[tuple[str, int, bytes]]:
+    """(store name, label, the image file's bytes) for every image of the part."""
+    if part.kind == "file":
+        yield part.name, part.label, Path(part.path).read_bytes()
+    elif part.kind == "range":
+        yield part.name, part.label, _read_range(part.path, part.offset, part.size)
+    else:  # one class's tar, read whole (ImageNet's largest is about 150 MB): memory stays bounded
+        where = f"{part.path}:{part.name}.tar"
+        try:
+            with tarfile.open(fileobj=io.BytesIO(_read_range(part.path, part.offset, part.size)), mode="r:") as tar:
+                for member in tar:
+                    name = check_member(where, member)
+                    if member.isfile() and not name.name.startswith("."):
+                        yield f"{part.name}/{name.name}", part.label, tar.extractfile(member).read()
+        except (tarfile.ReadError, EOFError) as err:
+            raise tarfile.ReadError(f"{where} is truncated or not a tar archive ({err})") from None
+
+
+def manifest(parts: list[Part], settings: dict) -> str:
+    text = json.dumps({"parts": [asdict(p) for p in parts], "settings": settings}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
