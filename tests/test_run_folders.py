@@ -108,3 +108,27 @@ def test_evaluate_takes_finished_seed_folders_only(tmp_path, caplog):
     found = find_models(tmp_path)
     assert list(found) == ["seed0", "seed2", "seed10"]  # numeric order; the killed seed1 and replaced/ left out
     assert "seed1 not finished" in caplog.text
+
+
+def test_provenance_ignores_what_the_pipeline_itself_rewrites(tmp_path, monkeypatch):
+    """results/, reports/ and dvc.lock change when the pipeline runs: that does not make the code dirty."""
+    import subprocess
+
+    from alexnet_repro import provenance
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    for name in ("code.py", "dvc.lock", "results/a.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("1")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "x")
+    monkeypatch.setattr(provenance, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "dvc.lock").write_text("2")
+    (tmp_path / "results" / "a.json").write_text("2")
+    assert "uncommitted" not in provenance.git_commit()
+    (tmp_path / "code.py").write_text("2")
+    assert provenance.git_commit().endswith("(with uncommitted changes)")

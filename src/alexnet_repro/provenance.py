@@ -9,14 +9,19 @@ from importlib import metadata
 
 import torch
 
+from alexnet_repro.config import PROJECT_ROOT
+
 PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "hydra-core", "wandb", "dvc", "numpy", "pillow")
+# What the pipeline itself rewrites: changes there do not make the code that produced a result another code.
+OUTPUTS = ("results", "reports", "dvc.lock")
 
 
 def git_commit() -> str:
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True)
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=PROJECT_ROOT)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":!{path}" for path in OUTPUTS)], capture_output=True, text=True, cwd=PROJECT_ROOT)
         return sha.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
