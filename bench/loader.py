@@ -3,7 +3,7 @@ normalisation it leaves to the device (run here on the CPU, so the comparison is
 ImageFolder + PIL + RandomCrop/RandomHorizontalFlip/ToTensor/Normalize on the same 256x256 images. Both with
 num_workers=0 (one core) in the same run; both store encodings are measured. Target: >= 3x.
 
-    python bench/loader.py [--images 1000]
+    python bench/loader.py [--images 1000] [--content photo|generated]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from photos import photographs  # bench/photos.py, beside this file
 from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
@@ -25,20 +26,19 @@ from alexnet_repro.data.datamodule import StoreDataset
 from alexnet_repro.data.store import INDEX, encode_image, write_shard
 
 
-def make_images(n: int) -> list[np.ndarray]:
+def make_images(n: int, content: str) -> list[np.ndarray]:
+    """n 256x256 images, resized from photographs (bench/photos.py) or from generated images."""
     import io
 
-    from alexnet_repro.data.generate import render
+    from alexnet_repro.data.generate import encode, render
     from alexnet_repro.data.resize import resize_center
 
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        buf = io.BytesIO()
-        render(i % 10, rng).save(buf, format="JPEG", quality=90)
-        buf.seek(0)
-        out.append(resize_center(buf))
-    return out
+    if content == "photo":
+        files = photographs(n)
+    else:
+        rng = np.random.default_rng(0)
+        files = [encode(render(i % 10, rng), "rgb", 90) for i in range(n)]
+    return [resize_center(io.BytesIO(data)) for data in files]
 
 
 def write_imagefolder(root: Path, images) -> None:
@@ -66,11 +66,12 @@ def rate(loader, per_batch=lambda x: x) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--content", choices=("photo", "generated"), default="photo")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    images = make_images(args.images)
+    images = make_images(args.images, args.content)
     mean = torch.rand(3, 256, 256)
 
     def device_side(x):  # what training does on the device, here on this one CPU core
@@ -100,7 +101,8 @@ def main() -> None:
                     loader = DataLoader(StoreDataset(str(tmp / kind), "train"), batch_size=64, shuffle=True)
                     results[name].append(rate(loader, device_side if transforms_too else (lambda x: x)))
         base = max(results["torchvision ImageFolder + PIL + transforms"])
-        print(f"{args.images} images of 256x256, one core (num_workers=0, 1 torch thread), best of 3")
+        print(f"{args.images} images of 256x256 ({args.content} content), one core (num_workers=0, 1 torch thread), "
+              "best of 3")
         print("'loader': what the loader's cores do when a GPU trains; '+ transforms': also the crop, flip,")
         print("mean subtraction and scaling that run on the training device, here on this CPU core")
         for name, (kind, _) in rows.items():

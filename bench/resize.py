@@ -2,7 +2,7 @@
 (PIL open, convert, resize the whole image, crop, PIL save), one image at a time on one core, same images,
 one run. Target: >= 2x the baseline's images/s per core.
 
-    python bench/resize.py [--images 300]
+    python bench/resize.py [--images 300] [--content photo|generated]
 """
 
 from __future__ import annotations
@@ -13,19 +13,25 @@ import time
 from pathlib import Path
 
 import numpy as np
+from photos import photographs  # bench/photos.py, beside this file
 
 from alexnet_repro.data.generate import encode, render
 from alexnet_repro.data.resize import naive_resize, resize_center
 from alexnet_repro.data.store import encode_image
 
 
-def imagenet_like(folder: Path, n: int) -> list[Path]:
-    """Generated JPEGs with ImageNet's size spread (mostly ~500x375, some several times larger)."""
-    rng = np.random.default_rng(0)
+def imagenet_like(folder: Path, n: int, content: str) -> list[Path]:
+    """JPEGs with ImageNet's size spread (mostly ~500x375, some larger): photographs (bench/photos.py) or
+    generated images (data/generate.py, which decode faster)."""
+    if content == "photo":
+        files = photographs(n)
+    else:
+        rng = np.random.default_rng(0)
+        files = [encode(render(i % 10, rng), "rgb", 90) for i in range(n)]
     paths = []
-    for i in range(n):
+    for i, data in enumerate(files):
         path = folder / f"{i:05d}.JPEG"
-        path.write_bytes(encode(render(i % 10, rng), "rgb", 90))
+        path.write_bytes(data)
         paths.append(path)
     return paths
 
@@ -45,19 +51,20 @@ def naive(paths: list[Path], out: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--content", choices=("photo", "generated"), default="photo")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "out").mkdir()
-        paths = imagenet_like(tmp, args.images)
+        paths = imagenet_like(tmp, args.images, args.content)
         big = sum(1 for p in paths if p.stat().st_size > 200_000)
         base, fast = [], []
         for _ in range(3):
             base.append(naive(paths, tmp / "out"))
             fast.append(ours(paths))
-        print(f"{args.images} ImageNet-like JPEGs ({big} large), one core, best of 3")
+        print(f"{args.images} ImageNet-like JPEGs ({args.content} content, {big} over 200 KB), one core, best of 3")
         print(f"naive PIL resize : {max(base):7.1f} images/s")
         print(f"ours             : {max(fast):7.1f} images/s")
         print(f"ratio ours / naive = {max(fast) / max(base):.2f}  (target >= 2)")

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,8 +26,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from hydra import compose, initialize_config_dir
 
 from alexnet_repro import results
+from alexnet_repro.cli import CONFIG_DIR
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import kernels, neighbours
 from alexnet_repro.report.paper import ABLATIONS
@@ -101,9 +105,9 @@ print(f"low-frequency share (energy within {kernels.LOW_RADIUS:g} cycles per ker
 
 # %%
 feats = base.features
-config = base.runs[base.seeds[0]].config
-store = Path(config["data"]["store_dir"])  # the store the baseline trained on
-side = config["data"].get("image_size", 256)  # the scale it trained at
+with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):  # where this project keeps that store
+    store = Path(compose(config_name="report", overrides=[f"data={base.dataset}", f"paths.root={ROOT}"]).data.store_dir)
+side = base.runs[base.seeds[0]].config["data"].get("image_size", 256)  # the scale it trained at
 val, train = ShardReader(store, "val"), ShardReader(store, "train")
 train_pos = {n: i for i, n in enumerate(train.names)}
 query = 0

@@ -188,11 +188,15 @@ def test_report_without_a_baseline_is_a_clear_error(tiny_results, tiny_data, tmp
     assert not (tmp_path / "reports" / "README.md").exists()
 
 
-def test_notebook_runs_against_a_small_pipeline_output(tiny_results):
+def test_notebook_runs_against_a_small_pipeline_output(tiny_results, tiny_data):
     import jupytext
     import nbformat
     from nbclient import NotebookClient
 
+    store = tiny_results / "data" / "resized" / "embedded_tiny"  # where the project's config puts that store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    if not store.exists():
+        store.symlink_to(tiny_data["store"])
     py = ROOT / "notebooks" / "explore_results.py"
     paired = nbformat.read(ROOT / "notebooks" / "explore_results.ipynb", as_version=4)
     notebook = jupytext.read(py)

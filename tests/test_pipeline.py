@@ -103,3 +103,15 @@ def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
     a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_a_train_stage_runs_ddp_on_two_cpu_processes_through_dvc(repo):
+    """A matrix job is a plain `python src/train.py ...`, so DDP can relaunch it: trainer=ddp2_cpu in
+    params.yaml makes train@baseline-0 two gloo processes under `dvc repro`."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump({**params, "trainer": "ddp2_cpu"}))
+    result = sh("dvc", "repro", "--single-item", "train@baseline-0", cwd=repo)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
+    summary = json.loads((repo / RUNS / "baseline" / "seed0" / "train_summary.json").read_text())
+    assert summary["global_step"] == 8  # the global batch is split over the two processes: the same steps

@@ -132,3 +132,12 @@ def test_provenance_ignores_what_the_pipeline_itself_rewrites(tmp_path, monkeypa
     assert "uncommitted" not in provenance.git_commit()
     (tmp_path / "code.py").write_text("2")
     assert provenance.git_commit().endswith("(with uncommitted changes)")
+
+
+def test_a_recorded_config_holds_no_paths_so_results_do_not_depend_on_the_checkout():
+    from alexnet_repro.results import recorded_config
+
+    recorded = recorded_config(RESOLVED)
+    assert "paths" not in recorded and "logger" not in recorded and "store_dir" not in recorded["data"]
+    assert recorded["model"] == RESOLVED["model"] and recorded["data"]["name"] == "embedded"
+    assert RESOLVED["paths"] == {"root": "/a"}  # a copy: the caller's config is untouched

@@ -120,9 +120,8 @@ def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data,
 def test_ddp_on_two_cpu_processes(tiny_data, tmp_path):
     env = {**os.environ, "WANDB_SILENT": "true"}
     env.pop("WANDB_MODE", None)
-    # ddp2 builds on the gpu preset (bf16-mixed, channels_last): back to fp32 NCHW, as a CPU wants.
-    args = [PYTHON, "src/train.py", "+experiment=baseline", "trainer=ddp2", "trainer.accelerator=cpu",
-            "trainer.precision=32-true", "trainer.channels_last=false", *data_overrides(tiny_data), "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"]
+    args = [PYTHON, "src/train.py", "+experiment=baseline", "trainer=ddp2_cpu", *data_overrides(tiny_data),
+            "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr

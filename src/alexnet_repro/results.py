@@ -26,8 +26,27 @@ RESULT_JSON, RESULT_NPZ = "result.json", "result.npz"
 TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
 
 
+# Keys that say where files go or what is printed, not what is trained: a run's recorded config leaves them
+# out, so that results read the same whichever folder or machine made them (and resume.py fingerprints the rest).
+NOT_RECORDED = ("paths", "logger", "ckpt_path", "trainer.enable_progress_bar", "trainer.log_every_n_steps",
+                "trainer.ckpt_every_n_steps", "data.workers", "data.raw_dir", "data.store_dir", "data.stats_path",
+                "data.source")
+
+
 class ResultError(ValueError):
     pass
+
+
+def recorded_config(resolved: dict) -> dict:
+    """A resolved training config less NOT_RECORDED keys (a copy)."""
+    config = json.loads(json.dumps(resolved))
+    for dotted in NOT_RECORDED:
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node.get(key, {})
+        node.pop(leaf, None)
+    return config
 
 
 @dataclass
@@ -132,7 +151,7 @@ def load_run(run_dir: str | Path) -> SeedRun:
     summary_path = run_dir / TRAIN_SUMMARY
     if not summary_path.exists():
         raise FileNotFoundError(f"{summary_path} does not exist: that training did not finish")
-    config = yaml.safe_load((run_dir / "resolved_config.yaml").read_text())
+    config = recorded_config(yaml.safe_load((run_dir / "resolved_config.yaml").read_text()))
     return SeedRun(json.loads(summary_path.read_text()), config, read_history(run_dir / "history.csv"))
 
 

@@ -24,17 +24,13 @@ import os
 from pathlib import Path
 
 from alexnet_repro.atomic import write_json
-from alexnet_repro.results import TRAIN_SUMMARY
+from alexnet_repro.results import TRAIN_SUMMARY, recorded_config
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT = "run_config.json"  # {"fingerprint": ..., "config": the fingerprinted config}
 LAST_CKPT = Path("checkpoints") / "last.ckpt"
 REPLACED = "replaced"
-# Keys that change where files go or what is printed, not what is trained.
-VOLATILE = ("paths", "logger", "ckpt_path", "trainer.enable_progress_bar", "trainer.log_every_n_steps",
-            "trainer.ckpt_every_n_steps", "data.workers", "data.raw_dir", "data.store_dir", "data.stats_path",
-            "data.source")
 
 
 class ConfigChanged(ValueError):
@@ -42,15 +38,8 @@ class ConfigChanged(ValueError):
 
 
 def run_config(resolved: dict, store_fingerprint: str) -> dict:
-    """What decides a run's result: the resolved config less VOLATILE keys, and the data it trains on."""
-    config = json.loads(json.dumps(resolved))  # a deep copy of plain data
-    for dotted in VOLATILE:
-        *parents, leaf = dotted.split(".")
-        node = config
-        for key in parents:
-            node = node.get(key, {})
-        node.pop(leaf, None)
-    return {**config, "store_fingerprint": store_fingerprint}
+    """What decides a run's result: the config it records (results.recorded_config) and the data it trains on."""
+    return {**recorded_config(resolved), "store_fingerprint": store_fingerprint}
 
 
 def fingerprint_of(config: dict) -> str:
