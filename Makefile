@@ -26,7 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-bench: $(STAMP)
+bench: $(STAMP)          ## every benchmark; the resize and loader ones use photographs (the bench extra)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	python bench/train_step.py
 	python bench/resize.py
 	python bench/loader.py
+	python bench/scale.py
+	python bench/gpu.py
