@@ -72,11 +72,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     images = make_images(args.images, args.content)
-    mean = torch.rand(3, 256, 256)
-
-    def device_side(x):  # what training does on the device, here on this one CPU core
-        x = x.float().div_(255).sub_(mean).mul_(4.0)
-        return T.random_crop_and_flip(x, 227, True).contiguous()
+    rng = np.random.default_rng(0)
+    norm = T.Normalization("image", 4.0, rng.random((256, 256, 3), dtype=np.float32), np.full(3, 0.5, np.float32))
+    # What training does on the device (transforms.TrainPreset: patch, reflection, mean image, scale; no PCA
+    # lighting, which the torchvision recipe does not have either), here on this one CPU core.
+    device_side = T.TrainPreset(norm, 227, np.ones(3, np.float32), np.eye(3, dtype=np.float32), lighting_std=0.0)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

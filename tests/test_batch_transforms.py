@@ -94,3 +94,20 @@ def test_a_preset_already_on_the_device_is_not_moved_again():
     cpu = torch.device("cpu")
     assert train.on(cpu) is train and evaluate.on(cpu) is evaluate
     assert train.on(cpu).mean_tensor.device == cpu
+
+
+@pytest.mark.parametrize("mean", ["image", "channel", "none"])
+def test_the_patch_is_cut_before_the_float_work_with_exactly_the_papers_result(mean):
+    """TrainPreset cuts uint8 patches first; the paper's order (lighting and mean on the whole image, then the
+    patch) must give the very same numbers, draw for draw."""
+    rng = np.random.default_rng(0)
+    norm = T.Normalization(mean, 4.0, rng.random((128, 128, 3)).astype(np.float32), rng.random(3).astype(np.float32))
+    vectors = np.linalg.qr(rng.normal(size=(3, 3)))[0].astype(np.float32)
+    preset = T.TrainPreset(norm, 115, np.array([0.2, 0.05, 0.01], np.float32), vectors, lighting_std=0.1)
+    images = torch.from_numpy(rng.integers(0, 256, (16, 3, 128, 128), dtype=np.uint8))
+    torch.manual_seed(5)
+    ours = preset(images)
+    torch.manual_seed(5)
+    shift = T.lighting_shift(16, preset.eigenvalues, preset.eigenvectors, 0.1)
+    papers_order = T.random_crop_and_flip(preset.to_float(images, shift), 115, flip=True)
+    assert torch.equal(ours, papers_order) and ours.is_contiguous()
