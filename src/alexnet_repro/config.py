@@ -135,7 +135,8 @@ class DataConfig:
     store_dir: str = "${paths.data}/resized/${data.name}"
     stats_path: str = "${paths.data}/stats/${data.name}/pca_stats.json"
     batch_size: int = MISSING  # global; each of N devices takes batch_size / N (section 5)
-    workers: int = MISSING
+    workers: Any = MISSING  # loader processes per device, or "auto": the node's cores shared by its devices
+    decoder: str = "cpu"  # cpu (simplejpeg in the loader's workers) | dali (nvJPEG on the GPU: the dali extra)
     # The side the loader decodes the store's 256x256 images at: 256 (the paper), or 128/64/32, which the JPEG
     # decoder produces at a fraction of the cost (DCT scaling) for a profile that scales the whole input down.
     image_size: int = 256
@@ -143,7 +144,11 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         in_range("data.batch_size", self.batch_size, 1)
-        in_range("data.workers", self.workers, 0)
+        if self.workers != "auto":
+            if isinstance(self.workers, bool) or not isinstance(self.workers, int):
+                raise ConfigError(f"data.workers={self.workers!r} is impossible; it must be a number >= 0 or auto")
+            in_range("data.workers", self.workers, 0)
+        choice("data.decoder", self.decoder, ("cpu", "dali"))
         if self.image_size not in DECODE_SIZES:
             raise ValueError(f"data.image_size={self.image_size}: choose one of {list(DECODE_SIZES)}")
 

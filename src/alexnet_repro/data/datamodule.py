@@ -15,6 +15,7 @@ The training loader is resumable: after a mid-epoch restart it skips the batches
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 
 import lightning as L
@@ -86,13 +87,13 @@ class EpochBatchSampler(Sampler[list[int]]):
         return math.ceil(per_rank / self.batch_size)
 
 
-class ResumableLoader(DataLoader):
-    """A DataLoader Lightning treats as stateful (it has state_dict/load_state_dict), so a restart in the
-    middle of an epoch trains on the rest of that epoch's permutation instead of starting it again."""
+class ResumesMidEpoch:
+    """Makes a loader over an EpochBatchSampler one that Lightning treats as stateful (it has
+    state_dict/load_state_dict), so a restart in the middle of an epoch trains on the rest of that epoch's
+    permutation instead of starting it again. _resume_position: the batches already done, asked for once."""
 
-    def __init__(self, *args, resume_position: Callable[[], int], **kwargs):
-        super().__init__(*args, **kwargs)
-        self._resume_position = resume_position
+    batch_sampler: EpochBatchSampler
+    _resume_position: Callable[[], int] | None
 
     def state_dict(self) -> dict:
         return {"epoch": self.batch_sampler.epoch}
@@ -102,12 +103,27 @@ class ResumableLoader(DataLoader):
         self.batch_sampler.resume_position = self._resume_position
 
 
+class ResumableLoader(ResumesMidEpoch, DataLoader):
+    def __init__(self, *args, resume_position: Callable[[], int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._resume_position = resume_position
+
+
+def loader_workers(setting: int | str, local_devices: int, cores: int | None = None) -> int:
+    """data.workers: a number per device, or "auto": this machine's usable cores shared by the devices on it,
+    one core per device left for its training process (which feeds the device and runs the step)."""
+    if setting != "auto":
+        return int(setting)
+    cores = cores or len(os.sched_getaffinity(0))
+    return max(1, cores // local_devices - 1)
+
+
 class StoreDataModule(L.LightningDataModule):
     def __init__(self, store_dir: str, train_preset: TrainPreset, eval_preset: EvalPreset, batch_size: int = 128,
-                 workers: int = 2, seed: int = 0, in_memory: bool = False):
+                 workers: int | str = 2, seed: int = 0, in_memory: bool = False, decoder: str = "cpu"):
         super().__init__()
         self.store_dir, self.batch_size, self.workers, self.seed = store_dir, batch_size, workers, seed
-        self.in_memory = in_memory
+        self.in_memory, self.decoder = in_memory, decoder
         self.train_preset, self.eval_preset = train_preset, eval_preset
         self.info = read_info(store_dir)
 
@@ -136,14 +152,25 @@ class StoreDataModule(L.LightningDataModule):
             raise ValueError(f"data.batch_size={self.batch_size} is not divisible by the {world} devices")
         return self.batch_size // world
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        dataset = StoreDataset(self.store_dir, split, self.train_preset.image_size, self.in_memory)
+    def _loader(self, split: str, shuffle: bool):
         rank, world = self._world()
+        local_devices = self.trainer.num_devices if self.trainer is not None else 1
+        workers = loader_workers(self.workers, local_devices)
+        resume = self._batches_done_this_epoch if shuffle else None
+        if self.decoder == "dali":
+            from alexnet_repro.data.dali_loader import DaliLoader  # an optional extra: imported only when asked
+
+            reader = ShardReader(self.store_dir, split)
+            sampler = EpochBatchSampler(len(reader), self.per_device_batch(), shuffle, self.seed, rank, world)
+            return DaliLoader(reader, sampler, device=self.trainer.strategy.root_device, threads=max(workers, 1),
+                              resume_position=resume)
+        dataset = StoreDataset(self.store_dir, split, self.train_preset.image_size, self.in_memory)
         sampler = EpochBatchSampler(len(dataset), self.per_device_batch(), shuffle, self.seed, rank, world)
-        kwargs = dict(batch_sampler=sampler, num_workers=self.workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=self.workers > 0)
+        # Pinned host memory, so the copy to the GPU is asynchronous (Lightning moves batches non_blocking).
+        kwargs = dict(batch_sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=workers > 0)
         if shuffle:
-            return ResumableLoader(dataset, resume_position=self._batches_done_this_epoch, **kwargs)
+            return ResumableLoader(dataset, resume_position=resume, **kwargs)
         return DataLoader(dataset, **kwargs)
 
     def _batches_done_this_epoch(self) -> int:

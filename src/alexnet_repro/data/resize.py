@@ -1,9 +1,11 @@
 """Section 2's preprocessing: rescale so the shorter side is 256, take the central 256x256, RGB always.
 
-Fast path, measured in bench/resize.py: simplejpeg (libjpeg-turbo, fast DCT and upsampling) decodes JPEGs,
-letting the DCT skip detail the resize would throw away (1/2, 1/4, 1/8 scaling); one bilinear resample goes
-straight from the central square of the source to 256x256; simplejpeg encodes the result. Pillow handles what
-libjpeg-turbo cannot (CMYK, PNG in disguise). Work is spread over processes, one shard at a time.
+Fast path, measured on photographs in bench/resize.py (numbers in docs/performance.md): simplejpeg
+(libjpeg-turbo, fast DCT and upsampling) decodes JPEGs, at 1/2, 1/4 or 1/8 scale when the shorter side stays
+>= 256 (libjpeg's reduced power-of-two IDCTs are cheap; its 3/4 or 5/8 scaling measured slower than a full
+decode); the central square is cut as a view and resampled to 256x256 once, by torch's uint8 antialiased
+bilinear kernel (PIL's filter, within a grey level or two; 3.5x faster than Pillow here); simplejpeg encodes.
+Pillow decodes what libjpeg-turbo cannot (CMYK, PNG in disguise). Work is spread over processes, a shard each.
 """
 
 from __future__ import annotations
@@ -12,18 +14,29 @@ import io
 import json
 import logging
 import math
+import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import simplejpeg
+import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from alexnet_repro.atomic import write_json
 from alexnet_repro.data.ilsvrc import IMAGE_SUFFIXES, read_archive_index, read_classes
 from alexnet_repro.data.sources import Part, archive_parts, file_parts, manifest, read_part
-from alexnet_repro.data.store import INDEX, STORE_SIZE, encode_image, shard_is_complete, shard_stem, write_shard
+from alexnet_repro.data.store import (
+    INDEX,
+    STORE_SIZE,
+    SUBSAMPLING,
+    encode_image,
+    shard_is_complete,
+    shard_stem,
+    write_shard,
+)
 from alexnet_repro.workers import map_in_processes
 
 SIZE = STORE_SIZE
@@ -34,9 +47,13 @@ class BadImageError(ValueError):
     pass
 
 
+def _dct_factor(w: int, h: int, size: int) -> int:
+    """The largest of 1, 2, 4, 8 that keeps the shorter side >= size once the DCT has scaled by it."""
+    return next(f for f in (8, 4, 2, 1) if min(w, h) // f >= size or f == 1)
+
+
 def _decode_fast(data: bytes, size: int) -> np.ndarray | None:
-    """libjpeg-turbo via simplejpeg for RGB and grey JPEGs, scaled by the DCT to the smallest size whose
-    shorter side is still >= `size`; None for anything it does not handle (CMYK, PNG, ...)."""
+    """libjpeg-turbo via simplejpeg for RGB and grey JPEGs; None for anything it does not handle (CMYK, PNG...)."""
     if not simplejpeg.is_jpeg(data):
         return None
     try:
@@ -45,18 +62,31 @@ def _decode_fast(data: bytes, size: int) -> np.ndarray | None:
         return None
     if colorspace not in ("YCbCr", "Gray", "RGB"):
         return None
-    scale = size / min(w, h)
+    f = _dct_factor(w, h, size)
     return simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=True, fastupsample=True,
-                                  min_height=math.ceil(h * scale), min_width=math.ceil(w * scale))
+                                  min_height=math.ceil(h / f), min_width=math.ceil(w / f))
 
 
-def _decode_pil(data: bytes, size: int) -> Image.Image:
+def _decode_pil(data: bytes, size: int) -> np.ndarray:
     im = Image.open(io.BytesIO(data))
     w, h = im.size
-    scale = size / min(w, h)
-    if im.format == "JPEG" and scale < 1:
-        im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))  # decode at 1/2, 1/4, 1/8
-    return im.convert("RGB")  # CMYK (Adobe-inverted or not), L, P, RGBA -> RGB
+    f = _dct_factor(w, h, size)
+    if im.format == "JPEG" and f > 1:
+        im.draft("RGB", (math.ceil(w / f), math.ceil(h / f)))  # decode at 1/2, 1/4, 1/8
+    # A writable copy (torch takes it over). CMYK (Adobe-inverted or not), L, P, RGBA -> RGB.
+    return np.array(im.convert("RGB"))
+
+
+def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> its central square resampled to (size, size, 3): antialiased bilinear (PIL's filter)."""
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = torch.from_numpy(rgb[top : top + side, left : left + side])  # a view: no copy
+    # (1, 3, side, side) with channels last in memory: what torch's vectorised uint8 resampling kernel reads.
+    out = F.interpolate(square.permute(2, 0, 1)[None], size=(size, size), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return out[0].permute(1, 2, 0).numpy()
 
 
 def resize_center(path: str | Path | io.BytesIO, size: int = SIZE, name: str | None = None) -> np.ndarray:
@@ -68,11 +98,7 @@ def resize_center(path: str | Path | io.BytesIO, size: int = SIZE, name: str | N
         if not data:
             raise ValueError("empty file")
         rgb = _decode_fast(data, size)
-        im = Image.fromarray(rgb) if rgb is not None else _decode_pil(data, size)
-        w, h = im.size
-        side = min(w, h)
-        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-        return np.asarray(im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=None))
+        return center_square(rgb if rgb is not None else _decode_pil(data, size), size)
     except UnidentifiedImageError:
         # Pillow's own message names the BytesIO object by its address: different on every run, and this
         # message goes into index.json (skip_bad), which must be the same bytes for the same images.
@@ -104,6 +130,8 @@ class ShardJob:
 
 
 def _run_job(job: ShardJob) -> tuple[str, int, list[str]]:
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)  # one worker per core already: torch's own threads would only contend
     skipped: list[str] = []
 
     def records():
@@ -148,7 +176,8 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
     for leftover in store_dir.glob(".*.tmp"):
         leftover.unlink()
     jobs, splits = [], {}
-    settings = {"encoding": encoding, "quality": quality, "size": SIZE}
+    settings = {"encoding": encoding, "quality": quality, "size": SIZE, "subsampling": SUBSAMPLING,
+                "resampler": "torch-bilinear-aa"}
     for split in ("train", "val"):
         chunks = split_parts(raw_dir, split, label_of, shard_size)
         stems = [shard_stem(split, n) for n in range(len(chunks))]
@@ -175,7 +204,8 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
         skipped += [message for t in tables for message in t.get("skipped", [])]
     for message in skipped:
         log.warning("skipped %s", message)
-    index = {"format": 1, "encoding": encoding, "image_size": SIZE, "quality": quality, "classes": classes,
+    index = {"format": 1, "encoding": encoding, "image_size": SIZE, "quality": quality,
+             "subsampling": SUBSAMPLING, "classes": classes,
              "splits": splits, "skipped": skipped}
     write_json(store_dir / INDEX, index)
     return index

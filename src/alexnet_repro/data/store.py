@@ -25,6 +25,9 @@ INDEX = "index.json"
 ENCODINGS = ("jpeg", "raw")
 STORE_SIZE = 256  # section 2: shorter side rescaled to 256, then the central 256x256 patch
 DECODE_SIZES = (256, 128, 64, 32)  # what a reader can hand out: libjpeg's DCT scaling by 1, 1/2, 1/4, 1/8
+# Chroma at half resolution, as in ImageNet's own JPEGs and Pillow's default: a third fewer bytes than 4:4:4
+# and 35% faster to decode (bench/loader.py on photographs, docs/performance.md).
+SUBSAMPLING = "420"
 
 
 def downscale(image: np.ndarray, side: int) -> np.ndarray:
@@ -42,7 +45,8 @@ def shard_stem(split: str, number: int) -> str:
 
 def encode_image(rgb: np.ndarray, encoding: str, quality: int) -> bytes:
     if encoding == "jpeg":
-        return simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=quality, colorspace="RGB")
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=quality, colorspace="RGB",
+                                       colorsubsampling=SUBSAMPLING)
     if encoding == "raw":
         return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
     raise ValueError(f"store encoding must be one of {ENCODINGS}, got {encoding!r}")

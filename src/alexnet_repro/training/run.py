@@ -16,9 +16,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet_repro.atomic import write_bytes
 from alexnet_repro.config import TrainConfig, TrainerConfig, validate
+from alexnet_repro.data.dali_loader import check_dali
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
-from alexnet_repro.data.store import downscale, fingerprint
+from alexnet_repro.data.store import downscale, fingerprint, read_info
 from alexnet_repro.export import FILENAME, save_model
 from alexnet_repro.results import write_train_summary
 from alexnet_repro.training import resume
@@ -89,6 +90,8 @@ def speed_up(module: AlexNetModule, t: TrainerConfig) -> None:
 
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
     cfg = validate(raw_cfg)
+    if cfg.data.decoder == "dali":  # before any run folder is touched: a one-line error, never a CPU fallback
+        check_dali(uses_cuda(cfg.trainer), read_info(cfg.data.store_dir).encoding, cfg.data.image_size)
     run_dir = Path(run_dir).resolve()
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
     resolved.pop("hydra", None)
@@ -105,7 +108,7 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, a.lighting_std,
                                a.lighting_sqrt_eigenvalues, a.random_crop, a.flip)
     data = StoreDataModule(cfg.data.store_dir, train_preset, EvalPreset(norm, size), cfg.data.batch_size,
-                           cfg.data.workers, cfg.seed, cfg.data.in_memory)
+                           cfg.data.workers, cfg.seed, cfg.data.in_memory, cfg.data.decoder)
     model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
     resolved["model"]["num_classes"] = data.num_classes
     module = AlexNetModule(asdict(model), asdict(cfg.optim), channels_last=cfg.trainer.channels_last)
