@@ -1,14 +1,17 @@
-"""What each of the `gpu` trainer preset's switches buys: training-step images/s of the net alone (forward,
-loss, backward, SGD step on synthetic batches already on the device) for fp32, bf16 autocast, bf16 +
-channels_last and bf16 + channels_last + torch.compile, measured in one run, with the ratio to fp32 and the
-model FLOPs utilisation against a peak you give.
+"""What each of the `gpu` trainer preset's switches buys, and what full training reaches: in one run and one
+table, training-step images/s of the net alone (forward, loss, backward, SGD step on synthetic batches already
+on the device) for fp32, bf16 autocast, bf16 + channels_last and bf16 + channels_last + torch.compile, with the
+ratio to fp32; then full training from the resized store (our Trainer.fit with the CPU decoder, and with DALI
+when CUDA and the dali extra are there) against the plain recipe (torchvision ImageFolder + PIL transforms,
+the same workers, fp32, a plain loop: bench/full_training.py), with the ratio to it; model FLOPs utilisation
+against a peak you give; the hardware and versions.
 
     python bench/gpu.py [--device cuda] [--width 1.0] [--input 227] [--batch 128] [--steps 50]
-                        [--peak-tflops 989] [--compile-mode default]
+                        [--peak-tflops 989] [--compile-mode default] [--images 2048] [--content photo]
+                        [--workers N] [--model-only]
 
-The loader is left out on purpose: this bounds what the GPU can do; `train/data_wait_frac` in a real run's
-history says how much of it the loader leaves. --device cpu --width 0.125 --input 67 --batch 8 --steps 3 is
-the smoke test (tests/test_gpu_path.py): every path starts and the numbers are finite.
+--device cpu --width 0.125 --input 67 --batch 8 --steps 3 --images 64 --content generated is the smoke test
+(tests/test_gpu_path.py): every path that can run on a CPU starts and its numbers are finite.
 
 FLOPs per training image: counted by torch.utils.flop_counter on one image of this very net (convolutions and
 matmuls, forward and backward; elementwise ops, LRN's included, are not counted, as is usual for MFU). The
@@ -20,16 +23,21 @@ FLOPs do not scale exactly so.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightning
 import torch
 import torch.nn.functional as F
+from full_training import plain_recipe, prepare, trainer_fit  # bench/full_training.py, beside this file
 from torch.utils.flop_counter import FlopCounterMode
 
+from alexnet_repro.data.datamodule import loader_workers
 from alexnet_repro.models.alexnet import alexnet
 
 FULL_SIZE_GFLOP = 4.35  # per training image (3 x forward), the full-width net at 227 x 227
@@ -124,7 +132,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--peak-tflops", type=float, default=989.0,
                         help="the device's dense bf16 peak for MFU (H100 SXM: 989; H200: 989; A100: 312)")
     parser.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead", "max-autotune"])
+    parser.add_argument("--images", type=int, default=2048, help="images in the store the training rows read")
+    parser.add_argument("--content", choices=("photo", "generated"), default="photo",
+                        help="photo: bench/photos.py (pip install -e .[bench]); generated: decodes faster")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="loader workers for both training rows (default: data.workers=auto for one device)")
+    parser.add_argument("--model-only", action="store_true", help="skip the full-training rows")
     return parser.parse_args(argv)
+
+
+def training_rows(args, device: torch.device, gflop: float) -> None:
+    workers = loader_workers("auto", 1) if args.workers is None else args.workers
+    print(f"full training, data from the store ({args.images} {args.content} images at 256 px, {workers} loader "
+          f"workers), PCA lighting, mean image, random patch and mirror on the device")
+    with tempfile.TemporaryDirectory() as tmp:
+        store, folder = prepare(Path(tmp), args.images, args.content)
+        plain = plain_recipe(folder, args, device, workers)
+        rows = {"train:ours,cpu-decoder,bf16+cl": trainer_fit(store, args, device, "cpu", workers)}
+        if device.type == "cuda" and importlib.util.find_spec("nvidia.dali") is not None:
+            rows["train:ours,dali-decoder,bf16+cl"] = trainer_fit(store, args, device, "dali", workers)
+        else:
+            print("train:ours,dali-decoder: not run (needs CUDA and the dali extra: pip install -e '.[dali]')")
+        rows["train:plain-recipe,fp32"] = plain
+    print(f"{'training':<32}{'images/s':>12}{'vs plain':>10}{'MFU %':>9}")
+    for name, rate in rows.items():
+        print(f"{name:<32}{rate:>12.1f}{rate / plain:>9.2f}x{rate * gflop / (args.peak_tflops * 1e3) * 100:>9.3f}")
 
 
 def main(argv=None) -> None:
@@ -146,6 +178,8 @@ def main(argv=None) -> None:
         base = base or rate
         mfu = rate * gflop / (args.peak_tflops * 1e3) * 100
         print(f"{v.name:<28}{rate:>12.1f}{rate / base:>9.2f}x{mfu:>9.3f}")
+    if not args.model_only:
+        training_rows(args, device, gflop)
 
 
 if __name__ == "__main__":

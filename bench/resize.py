@@ -1,6 +1,6 @@
-"""Resize throughput: our resize (data/resize.py: DCT-scaled decode, one resample, simplejpeg encode) against the naive way
-(PIL open, convert, resize the whole image, crop, PIL save), one image at a time on one core, same images,
-one run. Target: >= 2.5x the baseline's images/s per core.
+"""Resize throughput: our resize (data/resize.py: DCT-scaled decode, one resample, simplejpeg encode) against
+the naive way (PIL open, convert, resize the whole image, crop, PIL save), one image at a time on one core,
+same images, one run. Target: >= 2.5x the baseline's images/s per core.
 
     python bench/resize.py [--images 300] [--content photo|generated]
 """
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from photos import photographs  # bench/photos.py, beside this file
 
 from alexnet_repro.data.generate import encode, render
@@ -51,6 +52,7 @@ def naive(paths: list[Path], out: Path) -> float:
 
 
 def main() -> None:
+    torch.set_num_threads(1)  # one core: our resample is torch's
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--content", choices=("photo", "generated"), default="photo")

@@ -54,10 +54,18 @@ def test_ddp2_and_slurm_configs_compose():
     ("data.image_size=100", "data.image_size"),
     ("model.input_size=116", "model.input_size"),
     ("data.image_size=64", "model.input_size"),  # the embedded profile's 115 crops do not fit in 64
+    ("data.decoder=nvjpeg", "data.decoder"),
+    ("data.workers=many", "data.workers"),
+    ("data.workers=-1", "data.workers"),
 ])
 def test_impossible_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(compose_train([override]))
+
+
+def test_loader_settings_that_are_possible():
+    data = validate(compose_train(["data.workers=auto", "data.decoder=dali"])).data
+    assert (data.workers, data.decoder) == ("auto", "dali")
 
 
 def test_typo_in_a_key_is_named():

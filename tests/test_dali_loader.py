@@ -5,12 +5,12 @@ import sys
 
 import pytest
 import torch
+from test_config import run_train
 
 from alexnet_repro.data.dali_loader import DaliLoader, DecoderUnavailable, check_dali
 from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset
 from alexnet_repro.data.store import ShardReader
 from conftest import data_overrides
-from test_config import run_train
 
 pytest.importorskip("nvidia.dali", reason="the dali extra is part of the dev install; run `make setup`")
 

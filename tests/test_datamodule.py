@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset
+from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset, loader_workers
 
 
 def test_dataset_yields_uint8_256(tiny_data):
@@ -68,3 +68,10 @@ def test_in_memory_serves_exactly_what_decoding_each_time_serves(tiny_data):
     assert held.decoded.shape == (len(streamed), 3, 128, 128)
     for i in (0, 17, len(streamed) - 1):
         assert torch.equal(held[i][0], streamed[i][0]) and held[i][1] == streamed[i][1]
+
+
+def test_auto_workers_share_the_nodes_cores_among_its_devices():
+    assert loader_workers("auto", 1, cores=16) == 15  # one core left for the training process
+    assert loader_workers("auto", 2, cores=16) == 7
+    assert loader_workers("auto", 8, cores=4) == 1  # never none
+    assert loader_workers(3, 2, cores=16) == 3  # a number is per device, as given

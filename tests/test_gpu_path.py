@@ -125,7 +125,7 @@ def test_last_checkpoint_also_saves_on_the_clock():
 @pytest.mark.slow
 def test_gpu_bench_runs_every_variant_on_cpu():
     args = [PYTHON, "bench/gpu.py", "--device", "cpu", "--width", "0.125", "--input", "67", "--batch", "8",
-            "--steps", "3", "--classes", "10"]
+            "--steps", "3", "--classes", "10", "--images", "64", "--content", "generated"]
     started = time.perf_counter()
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -135,4 +135,11 @@ def test_gpu_bench_runs_every_variant_on_cpu():
     for name, (rate, ratio, mfu) in rows.items():
         assert float(rate) > 0 and float(ratio.rstrip("x")) > 0 and float(mfu) >= 0, name
     assert "hardware: CPU" in result.stdout
+    training = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines() if line.startswith("train:")}
+    assert set(training) == {"train:ours,cpu-decoder,bf16+cl", "train:plain-recipe,fp32",
+                             "train:ours,dali-decoder:"}  # DALI's row says why it did not run on a CPU
+    for name in ("train:ours,cpu-decoder,bf16+cl", "train:plain-recipe,fp32"):
+        rate, ratio, mfu = training[name]
+        assert float(rate) > 0 and float(ratio.rstrip("x")) > 0 and float(mfu) >= 0, name
+    assert training["train:ours,dali-decoder:"][:2] == ["not", "run"]
     print(f"bench/gpu.py on CPU: {time.perf_counter() - started:.1f} s")  # < 60 s wanted, compile included

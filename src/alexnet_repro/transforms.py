@@ -85,25 +85,29 @@ class Normalization:
 
 
 class _Preset(nn.Module):
+    """Every preset computes u8 * (scale / 255) + shift * scale - mean * scale, in this order, in float32: the
+    paper's (u8 / 255 + shift - mean) * scale with the constants folded, so each pixel takes three operations."""
+
     def __init__(self, norm: Normalization, crop_size: int):
         super().__init__()
         self.mean, self.input_scale, self.crop_size = norm.mean, norm.input_scale, crop_size
         self.image_size = norm.image_size
+        self.gain = norm.input_scale / 255.0
         mean = {"image": torch.as_tensor(norm.mean_image, dtype=torch.float32).permute(2, 0, 1),
                 "channel": torch.as_tensor(norm.mean_rgb, dtype=torch.float32)[:, None, None],
                 "none": torch.zeros(3, 1, 1)}[norm.mean]
-        self.register_buffer("mean_tensor", mean.contiguous(), persistent=False)
+        self.register_buffer("mean_tensor", (mean * norm.input_scale).contiguous(), persistent=False)
 
     def on(self, device: torch.device) -> _Preset:
         """Itself on `device`; a no-op check per batch once it is there (the training step calls this)."""
         return self if self.mean_tensor.device == device else self.to(device)
 
     def to_float(self, images: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """uint8 (B, 3, 256, 256) -> float, shifted (lighting), mean-subtracted and scaled; still 256x256."""
-        x = images.float().div_(255.0)
+        """uint8 (B, 3, S, S) -> float, shifted (lighting), mean-subtracted and scaled; still S x S."""
+        x = images.float().mul_(self.gain)
         if shift is not None:
-            x += shift
-        return x.sub_(self.mean_tensor).mul_(self.input_scale)
+            x += shift * self.input_scale
+        return x.sub_(self.mean_tensor)
 
 
 class TrainPreset(_Preset):
@@ -129,19 +133,42 @@ class TrainPreset(_Preset):
             # are cut before the float work, which then touches 79% of the pixels (227^2 of 256^2) instead of all.
             b, _, h, w = images.shape
             patch = random_patches(b, h, w, self.crop_size, self.flip)
-            x = crop_and_flip(images, *patch, self.crop_size).float().div_(255.0)
-            if shift is not None:
-                x += shift
-            mean = self.mean_tensor
-            if self.mean == "image":
-                mean = crop_and_flip(mean.expand(b, *mean.shape), *patch, self.crop_size)
-            return x.sub_(mean).mul_(self.input_scale)
-        x = self.to_float(images, shift)
-        x = center_crop(x, self.crop_size)
+            on_cpu = images.device.type == "cpu"
+            return (self.patches_numpy if on_cpu else self.patches_torch)(images, patch, shift)
+        x = center_crop(self.to_float(images, shift), self.crop_size)
         if self.flip:
             mirror = (torch.rand(x.shape[0], device=x.device) < 0.5)[:, None, None, None]
             x = torch.where(mirror, x.flip(-1), x)
         return x.contiguous()
+
+    def _mean_patches(self, b: int, patch) -> torch.Tensor:
+        mean = self.mean_tensor
+        return crop_and_flip(mean.expand(b, *mean.shape), *patch, self.crop_size) if self.mean == "image" else mean
+
+    def patches_torch(self, images: torch.Tensor, patch, shift: torch.Tensor | None) -> torch.Tensor:
+        """The device's way: whole-batch operations."""
+        x = crop_and_flip(images, *patch, self.crop_size).float().mul_(self.gain)
+        if shift is not None:
+            x += shift * self.input_scale
+        return x.sub_(self._mean_patches(images.shape[0], patch))
+
+    def patches_numpy(self, images: torch.Tensor, patch, shift: torch.Tensor | None) -> torch.Tensor:
+        """The same numbers on a CPU, where torch converts uint8 to float 4x slower than numpy (bench/loader.py)
+        and copies a mirrored patch that numpy reads in place (a negative stride)."""
+        s = self.crop_size
+        u8, mean = images.numpy(), self.mean_tensor.numpy()
+        gain = np.float32(self.gain)
+        shifts = None if shift is None else (shift * self.input_scale).numpy()
+        out = np.empty((images.shape[0], 3, s, s), np.float32)
+        for b, (t, l, mirror) in enumerate(zip(*patch)):
+            x, m = u8[b, :, t : t + s, l : l + s], mean[:, t : t + s, l : l + s] if self.mean == "image" else mean
+            if mirror:
+                x, m = x[..., ::-1], m[..., ::-1]
+            np.multiply(x, gain, out=out[b], casting="unsafe")
+            if shifts is not None:
+                out[b] += shifts[b]
+            np.subtract(out[b], m, out=out[b])
+        return torch.from_numpy(out)
 
 
 class EvalPreset(_Preset):

@@ -1,0 +1,113 @@
+"""bench/gpu.py's full-training rows: our Trainer.fit reading the resized store (the CPU decoder in loader
+workers, or DALI's nvJPEG on the device) against the plain recipe a user would write instead (torchvision
+ImageFolder + PIL RandomCrop/RandomHorizontalFlip/ToTensor/Normalize + a DataLoader with the same number of
+workers, fp32, a plain loop), on the same 256x256 images, the same net and batch, in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from loader import make_images, write_imagefolder, write_store  # bench/loader.py, beside this file
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from alexnet_repro.data.datamodule import StoreDataModule
+from alexnet_repro.models import AlexNetConfig
+from alexnet_repro.training.module import AlexNetModule
+from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
+
+OPTIM = {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "step", "factor": 0.1,
+         "plateau_patience": 2, "max_reductions": 3, "step_epochs": 30}
+
+
+def prepare(folder: Path, images: int, content: str) -> tuple[Path, Path]:
+    """The same images twice: as our store (JPEG shards) and as an ImageFolder of JPEG files."""
+    decoded = make_images(images, content)
+    write_store(folder / "store", decoded, "jpeg")
+    write_imagefolder(folder / "imagefolder", decoded)
+    return folder / "store", folder / "imagefolder"
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Timer(L.Callback):
+    """Images/s over the steps after the warm-up, with the device's queue drained at both ends."""
+
+    def __init__(self, warmup: int):
+        self.warmup, self.images, self.start, self.end = warmup, 0, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.global_step == self.warmup:
+            synchronize(module.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step > self.warmup:
+            self.images += len(batch[1])
+            if trainer.global_step == trainer.max_steps:
+                synchronize(module.device)
+                self.end = time.perf_counter()
+
+    def rate(self) -> float:
+        return self.images / (self.end - self.start)
+
+
+def trainer_fit(store: Path, args, device: torch.device, decoder: str, workers: int) -> float:
+    """What `python src/train.py trainer=gpu data.decoder=...` runs per step: our DataModule, presets (PCA
+    lighting, mean image, random patch, mirror on the device), module, bf16-mixed and channels_last."""
+    rng = np.random.default_rng(0)
+    norm = Normalization("image", 1.0, rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
+    preset = TrainPreset(norm, args.input, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32),
+                         0.1)
+    data = StoreDataModule(str(store), preset, EvalPreset(norm, args.input), args.batch, workers, seed=0,
+                           decoder=decoder)
+    torch.manual_seed(0)
+    config = AlexNetConfig(num_classes=args.classes, width=args.width, init="kaiming", input_size=args.input)
+    module = AlexNetModule(asdict(config), OPTIM, channels_last=True)
+    module.net.to(memory_format=torch.channels_last)
+    timer = Timer(args.warmup)
+    trainer = L.Trainer(accelerator=device.type if device.type == "cuda" else "cpu", devices=1,
+                        precision="bf16-mixed", max_steps=args.warmup + args.steps, limit_val_batches=0,
+                        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, use_distributed_sampler=False, callbacks=[timer])
+    trainer.fit(module, datamodule=data)
+    return timer.rate()
+
+
+def plain_recipe(folder: Path, args, device: torch.device, workers: int) -> float:
+    """The recipe of torchvision's tutorials: PIL decode and transforms in the workers, fp32, a plain loop."""
+    tv = transforms.Compose([transforms.RandomCrop(args.input), transforms.RandomHorizontalFlip(),
+                             transforms.ToTensor(), transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    loader = DataLoader(datasets.ImageFolder(str(folder), tv), batch_size=args.batch, shuffle=True, drop_last=True,
+                        num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    torch.manual_seed(0)
+    config = AlexNetConfig(num_classes=args.classes, width=args.width, init="kaiming", input_size=args.input)
+    net = AlexNetModule(asdict(config), OPTIM).net.to(device).train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    done, images, start = 0, 0, 0.0
+    while done < args.warmup + args.steps:
+        for x, y in loader:
+            if done == args.warmup:
+                synchronize(device)
+                start = time.perf_counter()
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            loss = F.cross_entropy(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            images += len(y) if done >= args.warmup else 0
+            done += 1
+            if done == args.warmup + args.steps:
+                break
+    synchronize(device)
+    return images / (time.perf_counter() - start)
