@@ -22,7 +22,7 @@ from torchvision import datasets, transforms
 
 from alexnet_repro import transforms as T
 from alexnet_repro.atomic import write_json
-from alexnet_repro.data.datamodule import StoreDataset
+from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import INDEX, encode_image, write_shard
 
 
@@ -98,7 +98,8 @@ def main() -> None:
                 if kind == "folder":
                     results[name].append(rate(baseline))
                 else:
-                    loader = DataLoader(StoreDataset(str(tmp / kind), "train"), batch_size=64, shuffle=True)
+                    loader = DataLoader(StoreDataset(str(tmp / kind), "train"), batch_size=64, shuffle=True,
+                                        collate_fn=collate_channels_last)
                     results[name].append(rate(loader, device_side if transforms_too else (lambda x: x)))
         base = max(results["torchvision ImageFolder + PIL + transforms"])
         print(f"{args.images} images of 256x256 ({args.content} content), one core (num_workers=0, 1 torch thread), "

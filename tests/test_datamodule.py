@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset, loader_workers
+from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset, collate_channels_last, loader_workers
 
 
 def test_dataset_yields_uint8_256(tiny_data):
@@ -65,7 +65,7 @@ def test_a_smaller_side_is_decoded_at_that_scale_close_to_averaging_the_full_ima
 def test_in_memory_serves_exactly_what_decoding_each_time_serves(tiny_data):
     streamed = StoreDataset(str(tiny_data["store"]), "train", side=128)
     held = StoreDataset(str(tiny_data["store"]), "train", side=128, in_memory=True)
-    assert held.decoded.shape == (len(streamed), 3, 128, 128)
+    assert held.decoded.shape == (len(streamed), 128, 128, 3)
     for i in (0, 17, len(streamed) - 1):
         assert torch.equal(held[i][0], streamed[i][0]) and held[i][1] == streamed[i][1]
 
@@ -75,3 +75,12 @@ def test_auto_workers_share_the_nodes_cores_among_its_devices():
     assert loader_workers("auto", 2, cores=16) == 7
     assert loader_workers("auto", 8, cores=4) == 1  # never none
     assert loader_workers(3, 2, cores=16) == 3  # a number is per device, as given
+
+
+def test_batches_are_the_same_images_with_channels_last_in_memory(tiny_data):
+    ds = StoreDataset(str(tiny_data["store"]), "val")
+    samples = [ds[i] for i in (0, 5, 9)]
+    images, labels = collate_channels_last(samples)
+    reference, ref_labels = torch.utils.data.default_collate(samples)
+    assert images.shape == (3, 3, 256, 256) and images.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(images, reference) and torch.equal(labels, ref_labels) and labels.dtype == torch.int64

@@ -97,6 +97,7 @@ class _Preset(nn.Module):
                 "channel": torch.as_tensor(norm.mean_rgb, dtype=torch.float32)[:, None, None],
                 "none": torch.zeros(3, 1, 1)}[norm.mean]
         self.register_buffer("mean_tensor", (mean * norm.input_scale).contiguous(), persistent=False)
+        self.register_buffer("mean_mirrored", self.mean_tensor.flip(-1).contiguous(), persistent=False)
 
     def on(self, device: torch.device) -> _Preset:
         """Itself on `device`; a no-op check per batch once it is there (the training step calls this)."""
@@ -153,20 +154,19 @@ class TrainPreset(_Preset):
         return x.sub_(self._mean_patches(images.shape[0], patch))
 
     def patches_numpy(self, images: torch.Tensor, patch, shift: torch.Tensor | None) -> torch.Tensor:
-        """The same numbers on a CPU, where torch converts uint8 to float 4x slower than numpy (bench/loader.py)
-        and copies a mirrored patch that numpy reads in place (a negative stride)."""
-        s = self.crop_size
-        u8, mean = images.numpy(), self.mean_tensor.numpy()
-        gain = np.float32(self.gain)
-        shifts = None if shift is None else (shift * self.input_scale).numpy()
-        out = np.empty((images.shape[0], 3, s, s), np.float32)
+        """The same numbers on a CPU, where torch converts uint8 to float32 4x slower than numpy (bench/
+        decode_choices.py). Every read is forward: torch cuts and mirrors the uint8 patches (cheap), and a
+        mirrored patch's mean is read, unmirrored, from the mirrored mean image."""
+        s, w = self.crop_size, images.shape[-1]
+        out = np.multiply(crop_and_flip(images, *patch, s).numpy(), np.float32(self.gain), dtype=np.float32)
+        if shift is not None:
+            out += (shift * self.input_scale).numpy()
+        mean = self.mean_tensor.numpy()
+        if self.mean != "image":
+            return torch.from_numpy(np.subtract(out, mean, out=out))
+        mirrored = self.mean_mirrored.numpy()
         for b, (t, l, mirror) in enumerate(zip(*patch)):
-            x, m = u8[b, :, t : t + s, l : l + s], mean[:, t : t + s, l : l + s] if self.mean == "image" else mean
-            if mirror:
-                x, m = x[..., ::-1], m[..., ::-1]
-            np.multiply(x, gain, out=out[b], casting="unsafe")
-            if shifts is not None:
-                out[b] += shifts[b]
+            m = mirrored[:, t : t + s, w - l - s : w - l] if mirror else mean[:, t : t + s, l : l + s]
             np.subtract(out[b], m, out=out[b])
         return torch.from_numpy(out)
 

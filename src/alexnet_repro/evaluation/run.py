@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Subset
 
 from alexnet_repro import provenance, results
 from alexnet_repro.config import MODES
-from alexnet_repro.data.datamodule import StoreDataset
+from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
 from alexnet_repro.export import FILENAME, ExportedModel, ExportError, load_model
@@ -53,7 +53,8 @@ def _loader(store: str, split: str, side: int, batch_size: int, workers: int, li
     if limit is not None and limit < len(dataset):
         keep = np.sort(np.random.default_rng(0).choice(len(dataset), limit, replace=False))
         dataset = Subset(dataset, keep.tolist())
-    return DataLoader(dataset, batch_size=batch_size, num_workers=workers, shuffle=False)
+    return DataLoader(dataset, batch_size=batch_size, num_workers=workers, shuffle=False,
+                      collate_fn=collate_channels_last)
 
 
 def load_matching(path: Path, store_dir: str, device: torch.device) -> ExportedModel:
