@@ -9,6 +9,17 @@ from alexnet_repro import transforms as T
 from alexnet_repro.data.pixel_stats import PixelStats
 
 
+def test_the_gather_cuts_exactly_the_patches_the_loop_cuts():
+    x = torch.randint(0, 256, (6, 3, 20, 24), dtype=torch.uint8)
+    patch = T.random_patches(6, 20, 24, 9, flip=True, generator=torch.Generator().manual_seed(1))
+    assert any(patch[2]) and not all(patch[2])  # both kinds, mirrored and not
+    assert torch.equal(T.gather_patches(x, *patch, 9), T.crop_and_flip(x, *patch, 9))
+    mean = torch.rand(3, 20, 24)
+    assert torch.equal(T.gather_patches(mean, *patch, 9), T.crop_and_flip(mean.expand(6, 3, 20, 24), *patch, 9))
+    assert T.gather_patches(x.contiguous(memory_format=torch.channels_last), *patch, 9).equal(
+        T.crop_and_flip(x, *patch, 9))
+
+
 def test_crop_and_flip_take_the_requested_patch():
     x = torch.arange(2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
     out = T.crop_and_flip(x, [1, 3], [2, 0], [False, True], 5)
