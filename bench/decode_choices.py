@@ -15,11 +15,10 @@ import time
 import numpy as np
 import simplejpeg
 import torch
-import torch.nn.functional as F
 from photos import photographs  # bench/photos.py, beside this file
 from PIL import Image
 
-from alexnet_repro.data.resize import resize_center
+from alexnet_repro.data.resize import center_square, resize_center
 
 
 def ms(fn, items) -> float:
@@ -36,14 +35,6 @@ def pil_resample(rgb: np.ndarray) -> np.ndarray:
     side = min(w, h)
     box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
     return np.asarray(im.resize((256, 256), Image.Resampling.BILINEAR, box=box, reducing_gap=None))
-
-
-def torch_resample(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    x = torch.from_numpy(rgb[top : top + side, left : left + side]).permute(2, 0, 1)[None]
-    return F.interpolate(x, size=(256, 256), mode="bilinear", antialias=True)[0].permute(1, 2, 0).numpy()
 
 
 def main() -> None:
@@ -63,15 +54,15 @@ def main() -> None:
           f"{ms(lambda p: simplejpeg.decode_jpeg(p[0], 'RGB', **fast, min_height=256, min_width=256), pairs):.3f}")
     decoded = [simplejpeg.decode_jpeg(d, "RGB", **fast) for d in files]
     print(f"  resample: Pillow bilinear (box)     {ms(pil_resample, decoded):.3f}")
-    print(f"  resample: torch uint8 antialiased   {ms(torch_resample, decoded):.3f}")
-    out = [torch_resample(d) for d in decoded]
+    print(f"  resample: torch uint8 antialiased   {ms(lambda d: center_square(d, 256), decoded):.3f}")
+    out = [center_square(d, 256) for d in decoded]
     for sub in ("444", "420"):
-        enc = lambda a, s=sub: simplejpeg.encode_jpeg(np.ascontiguousarray(a), 90, "RGB", s)  # noqa: E731
+        enc = lambda a, s=sub: simplejpeg.encode_jpeg(a, 90, "RGB", s)  # noqa: E731
         print(f"  encode q90 {sub}                      {ms(enc, out):.3f}")
     print(f"  all of data/resize.resize_center    {ms(lambda d: resize_center(io.BytesIO(d)), files):.3f}")
     print("loader (256x256 store records):")
     for sub in ("444", "420"):
-        records = [simplejpeg.encode_jpeg(np.ascontiguousarray(a), 90, "RGB", sub) for a in out]
+        records = [simplejpeg.encode_jpeg(a, 90, "RGB", sub) for a in out]
         print(f"  decode q90 {sub}                      {ms(lambda r: simplejpeg.decode_jpeg(r, 'RGB'), records):.3f}")
     u8 = np.stack(out[:64]).transpose(0, 3, 1, 2)[:, :, :227, :227].copy()
     t8 = torch.from_numpy(u8)

@@ -86,7 +86,8 @@ def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
     # (1, 3, side, side) with channels last in memory: what torch's vectorised uint8 resampling kernel reads.
     out = F.interpolate(square.permute(2, 0, 1)[None], size=(size, size), mode="bilinear", antialias=True,
                         align_corners=False)
-    return out[0].permute(1, 2, 0).numpy()
+    # The kernel writes channels first; back to (size, size, 3) contiguous, which the encoder needs anyway.
+    return out.contiguous(memory_format=torch.channels_last)[0].permute(1, 2, 0).numpy()
 
 
 def resize_center(path: str | Path | io.BytesIO, size: int = SIZE, name: str | None = None) -> np.ndarray:
