@@ -60,6 +60,37 @@ class DiskPeak:
         self.peak = max(self.peak, _tree(self.root)[0])
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _private_mb(pid: int) -> float:
+    """Memory only this process holds (Private_Clean + Private_Dirty): RSS also counts the pages a forked
+    worker shares with its parent (torch's libraries, imported once before the fork), which cost nothing more."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    except OSError:
+        return 0.0
+    return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty") if k in fields) / 1024
+
+
+class WorkerPrivatePeak(threading.Thread):
+    """Samples every 0.1 s the private memory of each worker of a stage process (Linux /proc)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = 0, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            if self.pid:
+                self.peak = max([self.peak, *(_private_mb(c) for c in _children(self.pid))])
+
+
 def _stage_in_child(run, queue) -> None:
     """Run one stage in a fresh process so its CPU time and peak memory are its own (getrusage's maxrss
     never goes down: measured in one process, every stage would inherit the largest before it)."""
@@ -69,16 +100,21 @@ def _stage_in_child(run, queue) -> None:
                own.ru_maxrss / 1024, children.ru_maxrss / 1024))  # Linux reports KB
 
 
-def _run_measured(run) -> tuple[float, float, float]:
+def _run_measured(run) -> tuple[float, float, float, float]:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_stage_in_child, args=(run, queue))
+    private = WorkerPrivatePeak()
+    private.start()
     child.start()
+    private.pid = child.pid
     result = queue.get()
     child.join()
+    private.stop.set()
+    private.join()
     if child.exitcode != 0:
         raise RuntimeError(f"a measured stage failed (exit code {child.exitcode})")
-    return result
+    return (*result, private.peak)
 
 
 def measure(root: Path, spec: GeneratedSpec, workers: int) -> list[dict]:
@@ -99,11 +135,11 @@ def measure(root: Path, spec: GeneratedSpec, workers: int) -> list[dict]:
         files_before = _tree(root)[1]
         wall = time.perf_counter()
         with DiskPeak(root) as disk:
-            cpu, own, worker = _run_measured(run)
+            cpu, own, worker, private = _run_measured(run)
         wall = time.perf_counter() - wall
         rows.append({"stage": name, "wall_s": wall, "cpu_ms_per_image": 1000 * cpu / images,
                      "peak_disk_mb": disk.peak / 2**20, "files_created": _tree(root)[1] - files_before,
-                     "peak_rss_mb": own, "peak_worker_rss_mb": worker})
+                     "peak_rss_mb": own, "peak_worker_rss_mb": worker, "peak_worker_private_mb": private})
     sizes = {name: _tree(path)[0] / 2**20 for name, path in (("archives", archives_dir), ("raw", raw),
                                                               ("store", store), ("stats", stats))}
     rows.append({"stage": "sizes (MB)", **sizes})
@@ -126,10 +162,11 @@ def main() -> None:
     print(f"{spec.classes} classes, {images} images ({spec.train_per_class} train + {spec.val_per_class} val per "
           f"class), {args.workers} workers, {os.cpu_count()} cores")
     print(f"{'stage':32s} {'wall s':>8s} {'CPU ms/img':>10s} {'peak disk MB':>12s} {'files':>7s} "
-          f"{'RSS MB':>7s} {'worker RSS MB':>13s}")
+          f"{'RSS MB':>7s} {'worker RSS MB':>13s} {'worker private MB':>17s}")
     for r in rows[:-1]:
         print(f"{r['stage']:32s} {r['wall_s']:8.1f} {r['cpu_ms_per_image']:10.2f} {r['peak_disk_mb']:12.1f} "
-              f"{r['files_created']:7d} {r['peak_rss_mb']:7.0f} {r['peak_worker_rss_mb']:13.0f}")
+              f"{r['files_created']:7d} {r['peak_rss_mb']:7.0f} {r['peak_worker_rss_mb']:13.0f} "
+              f"{r['peak_worker_private_mb']:17.0f}")
     print("final sizes, MB: " + ", ".join(f"{k} {v:.1f}" for k, v in rows[-1].items() if k != "stage"))
 
 
