@@ -65,28 +65,46 @@ class DaliLoader(ResumesMidEpoch):
         on_gpu = decoder_device != "cpu"
         device_id = (self.device.index or 0) if on_gpu else None  # None: DALI's CPU-only mode
 
-        # Synchronous: one batch decoded per call. The decode itself runs on DALI's CUDA stream, ordered
-        # before the copy into torch's stream; overlapping it with the previous step is not built.
+        # DALI's default (dynamic, asynchronous) executor; one batch in flight: __iter__ schedules batch k+1
+        # before handing out batch k, so k+1 decodes while the device trains on k.
         @pipeline_def(batch_size=batch_sampler.batch_size, num_threads=threads, device_id=device_id,
-                      exec_pipelined=False, exec_async=False, prefetch_queue_depth=1)
+                      prefetch_queue_depth=1)
         def decode():
             encoded = fn.external_source(name="encoded", dtype=types.UINT8, ndim=1)
             return fn.decoders.image(encoded, device=decoder_device, output_type=types.RGB)
 
         self.pipe = decode()
         self.pipe.build()
+        self._in_flight = 0  # batches scheduled and not yet taken out: an abandoned epoch leaves some
 
     def __len__(self) -> int:
         return len(self.batch_sampler)
+
+    def _schedule(self, indices: list[int] | None) -> None:
+        if indices is not None:
+            self.pipe.feed_input("encoded", [np.asarray(self.reader.raw_bytes(i)) for i in indices])
+            self.pipe.schedule_run()
+            self._in_flight += 1
+
+    def _take(self, stream) -> object:
+        self._in_flight -= 1
+        return self.pipe.outputs(cuda_stream=stream)[0]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from nvidia.dali.plugin.pytorch import feed_ndarray
 
         side = self.reader.info.image_size
-        for indices in self.batch_sampler:
-            self.pipe.feed_input("encoded", [np.asarray(self.reader.raw_bytes(i)) for i in indices])
-            (decoded,) = self.pipe.run()
+        stream = torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None
+        while self._in_flight:  # left by an epoch that stopped early (a limit, an error): not this epoch's
+            self._take(stream)
+        batches = iter(self.batch_sampler)
+        indices = next(batches, None)
+        self._schedule(indices)
+        while indices is not None:
+            decoded = self._take(stream)  # on torch's stream: no host sync on a GPU
             images = torch.empty((len(indices), side, side, 3), dtype=torch.uint8, device=self.device)
-            stream = torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None
             feed_ndarray(decoded.as_tensor(), images, cuda_stream=stream)
-            yield images.permute(0, 3, 1, 2), torch.as_tensor(self.reader.labels[indices])
+            labels = torch.as_tensor(self.reader.labels[indices])
+            indices = next(batches, None)
+            self._schedule(indices)  # the next batch decodes while this one trains
+            yield images.permute(0, 3, 1, 2), labels
