@@ -167,7 +167,7 @@ class TrainPreset(_Preset):
         return x.sub_(gather_patches(mean, *patch, self.crop_size) if self.mean == "image" else mean)
 
     def patches_numpy(self, images: torch.Tensor, patch, shift: torch.Tensor | None) -> torch.Tensor:
-        """The same numbers on a CPU, where torch converts uint8 to float32 4x slower than numpy (bench/
+        """The same numbers on a CPU, where torch converts uint8 to float32 about 5x slower than numpy (bench/
         decode_choices.py). Every read is forward: torch cuts and mirrors the uint8 patches (cheap), and a
         mirrored patch's mean is read, unmirrored, from the mirrored mean image."""
         s, w = self.crop_size, images.shape[-1]

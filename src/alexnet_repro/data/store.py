@@ -25,8 +25,8 @@ INDEX = "index.json"
 ENCODINGS = ("jpeg", "raw")
 STORE_SIZE = 256  # section 2: shorter side rescaled to 256, then the central 256x256 patch
 DECODE_SIZES = (256, 128, 64, 32)  # what a reader can hand out: libjpeg's DCT scaling by 1, 1/2, 1/4, 1/8
-# Chroma at half resolution, as in ImageNet's own JPEGs and Pillow's default: a third fewer bytes than 4:4:4
-# and 35% faster to decode (bench/loader.py on photographs, docs/performance.md).
+# Chroma at half resolution, as in most camera JPEGs and Pillow's default: on photographs a fifth fewer bytes
+# than 4:4:4 and 30% less time to decode (bench/decode_choices.py, docs/performance.md).
 SUBSAMPLING = "420"
 
 
