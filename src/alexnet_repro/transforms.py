@@ -113,7 +113,6 @@ class _Preset(nn.Module):
                 "channel": torch.as_tensor(norm.mean_rgb, dtype=torch.float32)[:, None, None],
                 "none": torch.zeros(3, 1, 1)}[norm.mean]
         self.register_buffer("mean_tensor", (mean * norm.input_scale).contiguous(), persistent=False)
-        self.register_buffer("mean_mirrored", self.mean_tensor.flip(-1).contiguous(), persistent=False)
 
     def on(self, device: torch.device) -> _Preset:
         """Itself on `device`; a no-op check per batch once it is there (the training step calls this)."""
@@ -138,6 +137,8 @@ class TrainPreset(_Preset):
         self.random_crop, self.flip = random_crop, flip
         self.register_buffer("eigenvalues", torch.as_tensor(eigenvalues, dtype=torch.float32), persistent=False)
         self.register_buffer("eigenvectors", torch.as_tensor(eigenvectors, dtype=torch.float32), persistent=False)
+        # patches_numpy reads a mirrored patch's mean, unmirrored, from here (numpy reads backwards slowly)
+        self.register_buffer("mean_mirrored", self.mean_tensor.flip(-1).contiguous(), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         shift = None
