@@ -29,11 +29,14 @@ def ms(fn, items) -> float:
     return (time.perf_counter() - start) / len(items) * 1e3
 
 
-def pil_resample(rgb: np.ndarray) -> np.ndarray:
+def pil_resample(rgb: np.ndarray, whole_pixels: bool = False) -> np.ndarray:
+    """Pillow's bilinear resample of the central square: with the exact centre (what resize used), or from
+    whole-pixel offsets (what center_square cuts), to compare the two filters on the same pixels."""
     im = Image.fromarray(rgb)
     w, h = im.size
     side = min(w, h)
-    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    left, top = ((w - side) // 2, (h - side) // 2) if whole_pixels else ((w - side) / 2, (h - side) / 2)
+    box = (left, top, left + side, top + side)
     return np.asarray(im.resize((256, 256), Image.Resampling.BILINEAR, box=box, reducing_gap=None))
 
 
@@ -48,14 +51,15 @@ def main() -> None:
     print("resize stage:")
     fast = {"fastdct": True, "fastupsample": True}
     print(f"  decode, full size                   {ms(lambda d: simplejpeg.decode_jpeg(d, 'RGB', **fast), files):.3f}")
-    three_quarters = [simplejpeg.decode_jpeg_header(d)[:2] for d in files]
-    pairs = list(zip(files, three_quarters))
     print("  decode, DCT-scaled to >= 256 (3/4)  "
-          f"{ms(lambda p: simplejpeg.decode_jpeg(p[0], 'RGB', **fast, min_height=256, min_width=256), pairs):.3f}")
+          f"{ms(lambda d: simplejpeg.decode_jpeg(d, 'RGB', **fast, min_height=256, min_width=256), files):.3f}")
     decoded = [simplejpeg.decode_jpeg(d, "RGB", **fast) for d in files]
     print(f"  resample: Pillow bilinear (box)     {ms(pil_resample, decoded):.3f}")
     print(f"  resample: torch uint8 antialiased   {ms(lambda d: center_square(d, 256), decoded):.3f}")
     out = [center_square(d, 256) for d in decoded]
+    same_crop = [np.abs(center_square(d, 256).astype(int) - pil_resample(d, whole_pixels=True)) for d in decoded]
+    print(f"  torch vs Pillow, same crop: mean {np.mean([x.mean() for x in same_crop]):.3f}, "
+          f"max {max(x.max() for x in same_crop)} grey levels")
     for sub in ("444", "420"):
         enc = lambda a, s=sub: simplejpeg.encode_jpeg(a, 90, "RGB", s)  # noqa: E731
         print(f"  encode q90 {sub}                      {ms(enc, out):.3f}")
@@ -63,7 +67,12 @@ def main() -> None:
     print("loader (256x256 store records):")
     for sub in ("444", "420"):
         records = [simplejpeg.encode_jpeg(a, 90, "RGB", sub) for a in out]
-        print(f"  decode q90 {sub}                      {ms(lambda r: simplejpeg.decode_jpeg(r, 'RGB'), records):.3f}")
+        print(f"  decode q90 {sub}                      {ms(lambda r: simplejpeg.decode_jpeg(r, 'RGB'), records):.3f}"
+              f"   ({np.mean([len(r) for r in records]) / 1e3:.1f} KB per record)")
+    views = [torch.from_numpy(a).permute(2, 0, 1) for a in out[:64]]
+    print(f"  stack 64 as (3, S, S), transposing  {ms(torch.stack, [views] * 20) / len(views):.3f}")
+    print(f"  stack 64 as decoded (S, S, 3)       "
+          f"{ms(lambda v: torch.stack([x.permute(1, 2, 0) for x in v]), [views] * 20) / len(views):.3f}")
     u8 = np.stack(out[:64]).transpose(0, 3, 1, 2)[:, :, :227, :227].copy()
     t8 = torch.from_numpy(u8)
     print(f"  uint8 -> float32, torch (per image) {ms(lambda t: t.float(), [t8] * 20) / len(u8):.3f}")

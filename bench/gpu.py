@@ -34,11 +34,12 @@ from pathlib import Path
 import lightning
 import torch
 import torch.nn.functional as F
-from full_training import plain_recipe, prepare, trainer_fit  # bench/full_training.py, beside this file
+from full_training import plain_recipe, prepare, synchronize, trainer_fit  # bench/full_training.py, beside it
 from torch.utils.flop_counter import FlopCounterMode
 
 from alexnet_repro.data.datamodule import loader_workers
 from alexnet_repro.models.alexnet import alexnet
+from alexnet_repro.training.module import sgd_kernel
 
 FULL_SIZE_GFLOP = 4.35  # per training image (3 x forward), the full-width net at 227 x 227
 
@@ -68,11 +69,6 @@ def counted_gflop(width: float, size: int, classes: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def make_step(v: Variant, args, device: torch.device) -> Callable[[], None]:
     """One training step of a fresh net under the variant's settings, as run.py and the module set them."""
     torch.manual_seed(0)
@@ -81,8 +77,8 @@ def make_step(v: Variant, args, device: torch.device) -> Callable[[], None]:
     net.to(memory_format=fmt)
     if v.compile:
         net.compile(mode=args.compile_mode)
-    fused = {"fused": True} if device.type == "cuda" else {}
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4, **fused)
+    params = list(net.parameters())
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4, **sgd_kernel(params))
     g = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(args.batch, 3, args.input, args.input, device=device, generator=g)
     x = x.contiguous(memory_format=fmt)

@@ -4,7 +4,7 @@ stage the CPU seconds per image (this process and its workers), peak RSS, peak d
 docs/scale.md extrapolates these to ImageNet's 1,281,167 + 50,000 images.
 
     python bench/scale.py                          # 1000 classes x (2 train + 1 val), 2 workers
-    python bench/scale.py --classes 100 --train-per-class 20   # the same images count, 10x fewer classes
+    python bench/scale.py --classes 100 --train-per-class 20 --val-per-class 10   # same images, 10x fewer classes
 
 Memory should not grow with the number of classes or images: compare the two runs above.
 """

@@ -111,8 +111,9 @@ side = base.runs[base.seeds[0]].config["data"].get("image_size", 256)  # the sca
 val, train = ShardReader(store, "val"), ShardReader(store, "train")
 train_pos = {n: i for i, n in enumerate(train.names)}
 query = 0
-nearest = neighbours.nearest(feats["train"], feats["val"][query:query + 1], 5)[0]
-rate = neighbours.same_class_rate(feats["val"], feats["val_labels"], feats["train"], feats["train_labels"])
+near = neighbours.nearest(feats["train"], feats["val"], 5)  # every validation image's 5 nearest
+nearest = near[query]
+rate = neighbours.same_class_rate(near, feats["val_labels"], feats["train_labels"])
 print(f"{rate:.1%} of the 5 nearest training images share the query's class "
       f"(chance {neighbours.chance_rate(feats['val_labels'], feats['train_labels']):.1%})")
 fig, axes = plt.subplots(1, 6, figsize=(12, 2.4))

@@ -9,15 +9,23 @@ from alexnet_repro import transforms as T
 from alexnet_repro.data.pixel_stats import PixelStats
 
 
+def random_crop_and_flip(images: torch.Tensor, size: int, flip: bool, generator=None) -> torch.Tensor:
+    """Section 4.1: a random size x size patch of each image, mirrored with probability 1/2."""
+    b, _, h, w = images.shape
+    return T.crop_and_flip(images, *T.random_patches(b, h, w, size, flip, generator), size)
+
+
 def test_the_gather_cuts_exactly_the_patches_the_loop_cuts():
     x = torch.randint(0, 256, (6, 3, 20, 24), dtype=torch.uint8)
     patch = T.random_patches(6, 20, 24, 9, flip=True, generator=torch.Generator().manual_seed(1))
     assert any(patch[2]) and not all(patch[2])  # both kinds, mirrored and not
-    assert torch.equal(T.gather_patches(x, *patch, 9), T.crop_and_flip(x, *patch, 9))
+    rows, cols = T.patch_indices(*patch, 9, x.device)
+    gathered = T.gather_patches(x, rows, cols)
+    assert torch.equal(gathered, T.crop_and_flip(x, *patch, 9))
+    assert gathered.is_contiguous(memory_format=torch.channels_last)  # what the convs read: no copy in layout()
     mean = torch.rand(3, 20, 24)
-    assert torch.equal(T.gather_patches(mean, *patch, 9), T.crop_and_flip(mean.expand(6, 3, 20, 24), *patch, 9))
-    assert T.gather_patches(x.contiguous(memory_format=torch.channels_last), *patch, 9).equal(
-        T.crop_and_flip(x, *patch, 9))
+    assert torch.equal(T.gather_patches(mean, rows, cols), T.crop_and_flip(mean.expand(6, 3, 20, 24), *patch, 9))
+    assert T.gather_patches(x.contiguous(memory_format=torch.channels_last), rows, cols).equal(gathered)
 
 
 def test_crop_and_flip_take_the_requested_patch():
@@ -29,7 +37,7 @@ def test_crop_and_flip_take_the_requested_patch():
 
 def test_random_crops_stay_inside_and_vary():
     x = torch.rand(64, 3, 256, 256)
-    out = T.random_crop_and_flip(x, 227, flip=True, generator=torch.Generator().manual_seed(0))
+    out = random_crop_and_flip(x, 227, flip=True, generator=torch.Generator().manual_seed(0))
     assert out.shape == (64, 3, 227, 227)
     # each output equals some patch of its input, possibly mirrored
     for i in range(4):
@@ -121,7 +129,7 @@ def test_the_patch_is_cut_before_the_float_work_with_exactly_the_papers_result(m
     ours = preset(images)
     torch.manual_seed(5)
     shift = T.lighting_shift(16, preset.eigenvalues, preset.eigenvectors, 0.1)
-    papers_order = T.random_crop_and_flip(preset.to_float(images, shift), 115, flip=True)
+    papers_order = random_crop_and_flip(preset.to_float(images, shift), 115, flip=True)
     assert torch.equal(ours, papers_order) and ours.is_contiguous()
     # On a CPU the patches take numpy's way (TrainPreset.patches_numpy); a GPU takes patches_torch: the
     # same operations in the same order, so the same numbers, mirrored patches and channels-last input too.

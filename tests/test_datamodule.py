@@ -84,3 +84,13 @@ def test_batches_are_the_same_images_with_channels_last_in_memory(tiny_data):
     reference, ref_labels = torch.utils.data.default_collate(samples)
     assert images.shape == (3, 3, 256, 256) and images.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(images, reference) and torch.equal(labels, ref_labels) and labels.dtype == torch.int64
+
+
+def test_a_workers_batch_is_stacked_straight_into_shared_memory(tiny_data, monkeypatch):
+    ds = StoreDataset(str(tiny_data["store"]), "val")
+    samples = [ds[i] for i in (0, 5, 9)]
+    assert not collate_channels_last(samples)[0].is_shared()  # in the main process: ordinary memory
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # as inside a loader worker
+    images, _ = collate_channels_last(samples)
+    assert images.is_shared() and images.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(images, torch.utils.data.default_collate(samples)[0])

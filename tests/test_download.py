@@ -212,7 +212,9 @@ def test_ilsvrc_source_over_http(server, tiny_data, tmp_path, monkeypatch):
 
     source = SourceConfig(kind="ilsvrc", location=server, verify_md5=True, download_dir=str(tmp_path / "archives"))
     raw = acquire_mod.acquire(source, tmp_path / "raw", progress=False)
-    assert sorted(p.name for p in (tmp_path / "archives").iterdir()) == sorted(n for n, _ in meta.values())
+    names = sorted(n for n, _ in meta.values())
+    # the archives, each with the stamp of the md5 check made while fetching it (not repeated at the next run)
+    assert sorted(p.name for p in (tmp_path / "archives").iterdir()) == sorted([*names, *(n + ".verified" for n in names)])
     index, expected = (json.loads((r / "archives.json").read_text()) for r in (raw, tiny_data["raw"]))
     assert [c["wnid"] for c in index["train"]["classes"]] == [c["wnid"] for c in expected["train"]["classes"]]
     assert len(index["val"]["images"]) == len(expected["val"]["images"])
@@ -292,3 +294,17 @@ def test_a_passed_md5_check_is_remembered_until_the_file_changes(tmp_path, monke
     with pytest.raises(fetch_module.ChecksumError, match="a.tar"):
         fetch_module.verify(archive, good)
     assert calls == [archive]
+
+
+def test_a_fetched_file_is_hashed_once_not_again_at_the_next_run(tmp_path, monkeypatch):
+    import alexnet_repro.data.fetch as fetch_module
+
+    source = tmp_path / "src.tar"
+    source.write_bytes(b"z" * 1000)
+    good = hashlib.md5(source.read_bytes()).hexdigest()
+    calls = []
+    real = fetch_module.md5sum
+    monkeypatch.setattr(fetch_module, "md5sum", lambda path, progress=False: calls.append(path) or real(path))
+    dest = fetch_module.fetch(str(source), tmp_path / "dl" / "a.tar", good, progress=False)
+    fetch_module.fetch(str(source), dest, good, progress=False)  # the next run finds it there
+    assert len(calls) == 1  # checked while fetching; the stamp spares the second 138 GB pass

@@ -145,3 +145,35 @@ def test_resize_index_does_not_depend_on_the_number_of_workers(tiny_data, tmp_pa
     skipped = json.loads((stores[1] / "index.json").read_text())["skipped"]
     assert [images[3].name in skipped[0], images[45].name in skipped[1]] == [True, True]
     assert _store_files(stores[0]) == _store_files(stores[1])
+
+
+class _Payload:  # a result that can be watched with a weak reference
+    pass
+
+
+def _payload(_) -> _Payload:
+    return _Payload()
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_the_pool_lets_go_of_a_result_once_it_is_yielded(ordered):
+    import gc
+    import weakref
+
+    refs = []
+    for result in map_in_processes(_payload, list(range(6)), workers=2, ordered=ordered):
+        refs.append(weakref.ref(result))
+        del result
+        gc.collect()
+        if len(refs) == 4:
+            assert refs[0]() is None  # at ImageNet scale a held result is a shard's table, or a PCA batch
+    assert len(refs) == 6
+
+
+def test_reading_the_umask_never_changes_it(monkeypatch):
+    from alexnet_repro import atomic
+
+    expected = os.umask(0o022)
+    os.umask(expected)
+    monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("os.umask was called: another thread could see 0"))
+    assert atomic._umask() == expected

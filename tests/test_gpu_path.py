@@ -143,3 +143,4 @@ def test_gpu_bench_runs_every_variant_on_cpu():
         assert float(rate) > 0 and float(ratio.rstrip("x")) > 0 and float(mfu) >= 0, name
     assert training["train:ours,dali-decoder:"][:2] == ["not", "run"]
     print(f"bench/gpu.py on CPU: {time.perf_counter() - started:.1f} s")  # < 60 s wanted, compile included
+

@@ -75,11 +75,11 @@ def test_neighbour_rate_is_one_for_clusters_and_chance_for_noise():
     classes, dim = 10, 32
     centres = rng.normal(0, 10, (classes, dim))
     train_labels, val_labels = np.repeat(np.arange(classes), 40), np.repeat(np.arange(classes), 30)
-    clustered = neighbours.same_class_rate(centres[val_labels] + rng.normal(0, 1, (len(val_labels), dim)), val_labels,
-                                           centres[train_labels] + rng.normal(0, 1, (len(train_labels), dim)),
-                                           train_labels)
-    random = neighbours.same_class_rate(rng.normal(size=(len(val_labels), dim)), val_labels,
-                                        rng.normal(size=(len(train_labels), dim)), train_labels)
+    near = neighbours.nearest(centres[train_labels] + rng.normal(0, 1, (len(train_labels), dim)),
+                              centres[val_labels] + rng.normal(0, 1, (len(val_labels), dim)), 5)
+    clustered = neighbours.same_class_rate(near, val_labels, train_labels)
+    near = neighbours.nearest(rng.normal(size=(len(train_labels), dim)), rng.normal(size=(len(val_labels), dim)), 5)
+    random = neighbours.same_class_rate(near, val_labels, train_labels)
     assert neighbours.chance_rate(val_labels, train_labels) == pytest.approx(1 / classes)
     assert clustered > 0.98
     assert random == pytest.approx(1 / classes, abs=0.03)
@@ -174,8 +174,8 @@ def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict |
                 for i, s in enumerate(seed_names)}
     metrics = {"experiment": name, "seeds": seed_names, "num_images": len(labels), "per_seed": per_seed,
                **{m: per_seed[seed_names[0]][m] for m in top5}}
-    config = {"data": {"image_size": 128, "batch_size": 8, "source": {"kind": "embedded", "generated": {
-        "classes": len(classes), "train_per_class": 16, "val_per_class": 6}}},
+    # what a run records: results.NOT_RECORDED leaves out data.source and the paths
+    config = {"data": {"image_size": 128, "batch_size": 8},
         "model": {**SMALL_MODEL, "num_classes": len(classes), **(model or {})}, "optim": {"lr": 0.01}}
     runs = {s: results.SeedRun({"wandb_url": None}, config,
                                _history(8, train_errors or [0.7, 0.5, 0.3], wall=60.0)) for s in seed_names}
@@ -210,6 +210,7 @@ def test_one_seed_reads_inconclusive_everywhere(tiny_data, tmp_path):
     _fabricate(tmp_path / "results", store, "lrn_gain", 1, 0.9, {"lrn": {"constant_gain": True}})
     text = _report(tmp_path, store)
     assert text.count(VERDICT_RULE) == 1
+    assert "synthetic shapes" in text and "**not ImageNet**" in text  # named from the dataset, as runs record it
     for row in ("no_overlap_pool", "lrn_gain"):
         assert _row(text, row)[7] == "inconclusive (1 seed)"
         assert _row(text, row)[5] == "n/a (1 seed)"  # the baseline's seed spread

@@ -11,8 +11,10 @@ from alexnet_repro.results import TRAIN_SUMMARY
 from alexnet_repro.training import resume
 
 RESOLVED = {"model": {"width": 0.25}, "optim": {"lr": 0.01}, "paths": {"root": "/a"}, "seed": 0,
-            "data": {"name": "embedded", "store_dir": "/a/data", "workers": 2}, "logger": {"mode": "offline"},
-            "trainer": {"max_epochs": 8, "enable_progress_bar": True}}
+            "fresh_start": False, "data": {"name": "embedded", "store_dir": "/a/data", "workers": 2, "decoder": "cpu"},
+            "logger": {"mode": "offline"},
+            "trainer": {"max_epochs": 8, "enable_progress_bar": True, "checkpoint_every_minutes": None,
+                        "channels_last": False, "compile": False, "compile_mode": "default"}}
 
 
 def config(**changes) -> dict:
@@ -34,6 +36,9 @@ def test_the_fingerprint_ignores_paths_logging_and_loader_settings_but_not_what_
     same = fingerprint()
     assert fingerprint(paths__root="/elsewhere", data__store_dir="/b", data__workers=0) == same
     assert fingerprint(logger__mode="online", trainer__enable_progress_bar=False) == same
+    # a run started with fresh_start=true and killed resumes without it; speed and saving settings may change
+    assert fingerprint(fresh_start=True, trainer__checkpoint_every_minutes=30.0, data__decoder="dali") == same
+    assert fingerprint(trainer__channels_last=True, trainer__compile=True, trainer__compile_mode="max-autotune") == same
     assert fingerprint(optim__lr=0.02) != same
     assert fingerprint(trainer__max_epochs=9) != same
     assert resume.fingerprint_of(resume.run_config(RESOLVED, "store2")) != same  # other data, other run

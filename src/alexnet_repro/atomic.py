@@ -13,6 +13,14 @@ from typing import Any
 
 
 def _umask() -> int:
+    """The process's umask, read without setting it: os.umask can only be read by changing it, and a thread
+    creating a file in that moment would get the wrong mode. Linux reports it in /proc; elsewhere the swap."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -26,11 +26,14 @@ RESULT_JSON, RESULT_NPZ = "result.json", "result.npz"
 TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
 
 
-# Keys that say where files go or what is printed, not what is trained: a run's recorded config leaves them
-# out, so that results read the same whichever folder or machine made them (and resume.py fingerprints the rest).
-NOT_RECORDED = ("paths", "logger", "ckpt_path", "trainer.enable_progress_bar", "trainer.log_every_n_steps",
-                "trainer.ckpt_every_n_steps", "data.workers", "data.raw_dir", "data.store_dir", "data.stats_path",
-                "data.source")
+# Keys that say where files go, what is printed, how often state is saved or how fast it runs, not what is
+# trained: a run's recorded config leaves them out, so that results read the same whichever folder or machine
+# made them, and a run resumes whatever they are set to (resume.py fingerprints the rest). The speed settings
+# change nothing beyond float rounding (run.speed_up; DALI decodes within a grey level of the CPU decoder).
+NOT_RECORDED = ("paths", "logger", "ckpt_path", "fresh_start", "trainer.enable_progress_bar",
+                "trainer.log_every_n_steps", "trainer.ckpt_every_n_steps", "trainer.checkpoint_every_minutes",
+                "trainer.channels_last", "trainer.compile", "trainer.compile_mode", "data.workers", "data.decoder",
+                "data.raw_dir", "data.store_dir", "data.stats_path", "data.source")
 
 
 class ResultError(ValueError):

@@ -9,6 +9,7 @@ runs. The order follows the paper: lighting and mean subtraction act on the 256x
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -16,9 +17,8 @@ from torch import nn
 
 
 def crop_and_flip(images: torch.Tensor, top: list[int], left: list[int], flip: list[bool], size: int):
-    """Per-image crops: images (B, C, H, W); top, left, flip: one Python value per image.
-    Slicing copies, one per image: 4x cheaper than one advanced-indexing gather on a CPU (bench in the
-    commit notes), and with host-side offsets a GPU never waits for the host."""
+    """Per-image crops: images (B, C, H, W); top, left, flip: one Python value per image. The CPU's way
+    (patches_numpy): slicing copies, one per image, 4x cheaper there than one gather (a GPU gathers instead)."""
     out = images.new_empty((images.shape[0], images.shape[1], size, size))
     for b, (t, l, mirror) in enumerate(zip(top, left, flip)):
         patch = images[b, :, t : t + size, l : l + size]
@@ -26,20 +26,27 @@ def crop_and_flip(images: torch.Tensor, top: list[int], left: list[int], flip: l
     return out
 
 
-def gather_patches(images: torch.Tensor, top: list[int], left: list[int], flip: list[bool], size: int):
-    """crop_and_flip's result in one gather (two index tensors, one kernel), for a GPU, where a loop over the
-    batch would launch a copy and a flip per image (256 launches for a batch of 128). images: (B, C, H, W),
-    or (C, H, W) shared by all (the mean image)."""
-    device = images.device
-    steps = torch.arange(size, device=device)
-    rows = torch.tensor(top, device=device)[:, None] + steps  # (B, size)
-    start = torch.tensor(left, device=device)[:, None]
-    cols = torch.where(torch.tensor(flip, device=device)[:, None], start + size - 1 - steps, start + steps)
-    channels = torch.arange(images.shape[-3], device=device)[None, :, None, None]
+def patch_indices(top: list[int], left: list[int], flip: list[bool], size: int, device: torch.device):
+    """(rows, cols), each (B, size): the rows and columns of every patch, a mirror's columns reversed. Built on
+    the host and sent in one copy from pinned memory that does not wait for the device's queued work."""
+    steps = torch.arange(size)
+    rows = torch.tensor(top)[:, None] + steps
+    start = torch.tensor(left)[:, None]
+    cols = torch.where(torch.tensor(flip)[:, None], start + size - 1 - steps, start + steps)
+    both = torch.stack([rows, cols])
+    both = both.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else both.to(device)
+    return both[0], both[1]
+
+
+def gather_patches(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """crop_and_flip's result in one gather, for a GPU, where a loop over the batch would launch a copy and a
+    flip per image (256 launches for a batch of 128). images: (B, C, H, W), or (C, H, W) shared by all (the mean
+    image). Returns (B, C, S, S) with channels last in memory, the layout channels_last convolutions read."""
+    hwc = images.movedim(-3, -1)  # a view
     if images.dim() == 3:
-        return images[channels, rows[:, None, :, None], cols[:, None, None, :]]
-    batch = torch.arange(images.shape[0], device=device)[:, None, None, None]
-    return images[batch, channels, rows[:, None, :, None], cols[:, None, None, :]]
+        return hwc[rows[:, :, None], cols[:, None, :]].movedim(-1, 1)
+    batch = torch.arange(images.shape[0], device=images.device)[:, None, None]
+    return hwc[batch, rows[:, :, None], cols[:, None, :]].movedim(-1, 1)
 
 
 def random_patches(b: int, h: int, w: int, size: int, flip: bool, generator=None):
@@ -49,12 +56,6 @@ def random_patches(b: int, h: int, w: int, size: int, flip: bool, generator=None
     left = torch.randint(0, w - size + 1, (b,), generator=generator).tolist()
     mirror = (torch.rand(b, generator=generator) < 0.5).tolist() if flip else [False] * b
     return top, left, mirror
-
-
-def random_crop_and_flip(images: torch.Tensor, size: int, flip: bool, generator=None) -> torch.Tensor:
-    """Section 4.1: a random size x size patch of each image, mirrored with probability 1/2."""
-    b, _, h, w = images.shape
-    return crop_and_flip(images, *random_patches(b, h, w, size, flip, generator), size)
 
 
 def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -137,8 +138,6 @@ class TrainPreset(_Preset):
         self.random_crop, self.flip = random_crop, flip
         self.register_buffer("eigenvalues", torch.as_tensor(eigenvalues, dtype=torch.float32), persistent=False)
         self.register_buffer("eigenvectors", torch.as_tensor(eigenvectors, dtype=torch.float32), persistent=False)
-        # patches_numpy reads a mirrored patch's mean, unmirrored, from here (numpy reads backwards slowly)
-        self.register_buffer("mean_mirrored", self.mean_tensor.flip(-1).contiguous(), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         shift = None
@@ -160,12 +159,18 @@ class TrainPreset(_Preset):
         return x.contiguous()
 
     def patches_torch(self, images: torch.Tensor, patch, shift: torch.Tensor | None) -> torch.Tensor:
-        """The device's way: whole-batch operations, the patches cut by one gather."""
-        x = gather_patches(images, *patch, self.crop_size).float().mul_(self.gain)
+        """The device's way: whole-batch operations, the patches (and their mean) cut by one gather each."""
+        rows, cols = patch_indices(*patch, self.crop_size, images.device)
+        x = gather_patches(images, rows, cols).float().mul_(self.gain)
         if shift is not None:
             x += shift * self.input_scale
         mean = self.mean_tensor
-        return x.sub_(gather_patches(mean, *patch, self.crop_size) if self.mean == "image" else mean)
+        return x.sub_(gather_patches(mean, rows, cols) if self.mean == "image" else mean)
+
+    @cached_property
+    def _mean_mirrored(self) -> np.ndarray:
+        """patches_numpy reads a mirrored patch's mean, unmirrored, from here (numpy reads backwards slowly)."""
+        return np.ascontiguousarray(self.mean_tensor.cpu().numpy()[..., ::-1])
 
     def patches_numpy(self, images: torch.Tensor, patch, shift: torch.Tensor | None) -> torch.Tensor:
         """The same numbers on a CPU, where torch converts uint8 to float32 about 5x slower than numpy (bench/
@@ -178,7 +183,7 @@ class TrainPreset(_Preset):
         mean = self.mean_tensor.numpy()
         if self.mean != "image":
             return torch.from_numpy(np.subtract(out, mean, out=out))
-        mirrored = self.mean_mirrored.numpy()
+        mirrored = self._mean_mirrored
         for b, (t, l, mirror) in enumerate(zip(*patch)):
             m = mirrored[:, t : t + s, w - l - s : w - l] if mirror else mean[:, t : t + s, l : l + s]
             np.subtract(out[b], m, out=out[b])

@@ -43,7 +43,9 @@ def map_in_processes(fn: Callable[[Job], Result], jobs: Sequence[Job], workers: 
     finished = False
     try:
         futures = [executor.submit(fn, job) for job in jobs]
-        yield from (_in_order(deque(futures)) if ordered else _as_finished(set(futures)))
+        pending = deque(futures) if ordered else set(futures)
+        del futures  # only `pending` holds them, so a result once yielded is freed
+        yield from (_in_order(pending) if ordered else _as_finished(pending))
         finished = True
     except BrokenProcessPool as err:
         raise WorkerDied(f"{desc}: one of the {n} worker processes died before finishing its job (most likely "
@@ -62,9 +64,10 @@ def _in_order(pending: deque[Future]) -> Iterator:
 
 def _as_finished(pending: set[Future]) -> Iterator:
     while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            yield future.result()
+        done = wait(pending, return_when=FIRST_COMPLETED).done
+        pending -= done  # in place: the caller's set is this one
+        while done:
+            yield done.pop().result()  # popped, as in _in_order
 
 
 def _stop_now(executor: ProcessPoolExecutor) -> None:

@@ -47,14 +47,23 @@ def verify(path: Path, md5: str | None) -> None:
         raise FileNotFoundError(f"{path} does not exist")
     if md5 is None:
         return
-    stat, stamp = path.stat(), path.with_name(path.name + VERIFIED)
-    key = f"{stat.st_size} {stat.st_mtime_ns} {md5}"
-    if stamp.exists() and stamp.read_text().strip() == key:
+    stamp = path.with_name(path.name + VERIFIED)
+    if stamp.exists() and stamp.read_text().strip() == _stamp_text(path, md5):
         return
-    if (actual := md5sum(path, progress=stat.st_size > 1 << 30)) != md5:
+    if (actual := md5sum(path, progress=path.stat().st_size > 1 << 30)) != md5:
         raise ChecksumError(f"{path}: md5 {actual} does not match the published {md5}")
+    _stamp(path, md5)
+
+
+def _stamp_text(path: Path, md5: str) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns} {md5}"
+
+
+def _stamp(path: Path, md5: str) -> None:
+    """Remember a passed check (best effort: a read-only folder only means checking again next time)."""
     try:
-        stamp.write_text(key + "\n")
+        path.with_name(path.name + VERIFIED).write_text(_stamp_text(path, md5) + "\n")
     except OSError:
         pass
 
@@ -154,6 +163,8 @@ def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Pa
         where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=scheme in ("http", "https"))
         raise ChecksumError(f"{source}: md5 {actual} does not match the published {md5}; {where}")
     os.replace(part, dest)
+    if md5 is not None:
+        _stamp(dest, md5)  # checked just now: the next run need not hash it again (os.replace keeps the mtime)
     return dest
 
 

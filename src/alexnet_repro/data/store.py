@@ -3,7 +3,8 @@
 Layout of a store folder (written by src/resize.py):
   index.json               classes (wnid, words), encoding, image size, the shards of each split
   train-00000.bin          records back to back: JPEG bytes, or raw 256x256x3 uint8 (see docs/ and bench/)
-  train-00000.json         that shard's record table: source file names, labels, byte offsets and lengths
+  train-00000.json         that shard's record table: names (<wnid>/<file>), labels, byte offsets and lengths, the
+                           manifest of its inputs (shard_is_complete) and the images it skipped
 A shard's .json is written after its .bin, both atomically, so a shard is finished exactly when its .json
 exists; index.json is written last, so a store is finished exactly when index.json exists.
 """

@@ -55,7 +55,7 @@ class _Report:
 
 def build_report(results_dir: str | Path, store_dir: str | Path, out_dir: str | Path, baseline: str = "baseline",
                  samples: int = 2000, seed: int = 0, dataset: str = "embedded", profile: str = "embedded",
-                 mode: str = "ten_crop", relu_tanh_threshold: float = paper.FIGURE1[0], neighbours: int = 5,
+                 mode: str = "ten_crop", relu_tanh_threshold: float = paper.FIGURE1[0], n_neighbours: int = 5,
                  queries: int = 4) -> Path:
     """Write out_dir/README.md, out_dir/report.html and out_dir/figures/ from the results of one dataset and
     profile; returns the README's path. relu_tanh_threshold: Figure 1's training-error level."""
@@ -66,7 +66,7 @@ def build_report(results_dir: str | Path, store_dir: str | Path, out_dir: str | 
                                 "missing: the report compares every ablation with the baseline, so evaluate it first")
     with atomic_dir(out_dir / "figures") as fig_dir:
         blocks = _document(_Report(found, skipped, baseline, Path(store_dir), fig_dir, mode, samples, seed,
-                                   relu_tanh_threshold, neighbours, queries))
+                                   relu_tanh_threshold, n_neighbours, queries))
     final = [b if not isinstance(b, Figure) else Figure(out_dir / "figures" / b.path.name, b.caption) for b in blocks]
     with atomic_path(out_dir / "README.md") as tmp:
         tmp.write_text(to_markdown(final, out_dir))
@@ -140,7 +140,8 @@ def _data_words(base: R.ExperimentResult, store_dir: Path) -> str:
     classes, val = len(base.classes), base.metrics["num_images"]
     train = read_info(store_dir).splits["train"]["count"]
     counts = f"{classes} classes, {train:,} training and {val:,} validation images"
-    if _config(base).get("data", {}).get("source", {}).get("kind") == "embedded":
+    # The dataset's name, not data.source (a path-bearing key results do not record: results.NOT_RECORDED).
+    if base.dataset.startswith("embedded"):
         return ("the embedded generated dataset (synthetic shapes and textures in ILSVRC-2012's layout), **not "
                 f"ImageNet**: {counts}")
     return f"{'ILSVRC-2012' if base.dataset == 'imagenet' else f'`{base.dataset}` (**not ImageNet**)'}: {counts}"
@@ -407,16 +408,15 @@ def _figure4(r: _Report) -> list:
     train_pos = {n: i for i, n in enumerate(train_reader.names)}
     words = [c["words"].replace("generated ", "") for c in base.classes]
     picks = np.linspace(0, len(feats["val"]) - 1, r.n_queries).astype(int)
-    near = neighbours.nearest(feats["train"], feats["val"][picks], r.n_neighbours)
+    near = neighbours.nearest(feats["train"], feats["val"], r.n_neighbours)  # every query: the rate below
     queries, shown = [], []
-    for i, order in zip(picks, near):
+    for i, order in zip(picks, near[picks]):
         guesses = [words[int(c)] for c in base.top5[r.mode][0][i]]
         caption = (f"true: {words[int(feats['val_labels'][i])]}\ntop-5:\n"
                    + "\n".join(f" {k + 1}. {g}" for k, g in enumerate(guesses)))
         queries.append((_thumb(val_reader, val_pos[str(feats["val_names"][i])], side, crop), caption))
         shown.append([_thumb(train_reader, train_pos[str(feats["train_names"][j])], side, crop) for j in order])
-    rate = neighbours.same_class_rate(feats["val"], feats["val_labels"], feats["train"], feats["train_labels"],
-                                      r.n_neighbours)
+    rate = neighbours.same_class_rate(near, feats["val_labels"], feats["train_labels"])
     chance = neighbours.chance_rate(feats["val_labels"], feats["train_labels"])
     return [Heading("Figure 4: predictions and nearest neighbours in fc7 space"),
             Figure(figures.nearest_neighbours(queries, shown, r.fig_dir / "nearest_neighbours.png"),

@@ -23,10 +23,9 @@ def nearest(train: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
 
 
-def same_class_rate(val: np.ndarray, val_labels: np.ndarray, train: np.ndarray, train_labels: np.ndarray,
-                    k: int = 5) -> float:
-    """Share of the k nearest training images, over every validation image, whose class is the query's."""
-    near = nearest(train, val, k)
+def same_class_rate(near: np.ndarray, val_labels: np.ndarray, train_labels: np.ndarray) -> float:
+    """Share of the nearest training images (near: nearest()'s indices for every validation image), over all
+    of them, whose class is the query's."""
     return float((np.asarray(train_labels)[near] == np.asarray(val_labels)[:, None]).mean())
 
 

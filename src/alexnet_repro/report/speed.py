@@ -14,7 +14,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Reach:
-    """Steps to the level: exactly `steps` ("="), more than `steps` (">"), or at most `steps` ("<=")."""
+    """Steps to the level: exactly `steps` ("="), more than `steps` (">"), at most `steps` ("<="), or a mean
+    of seeds whose bounds point both ways ("~", from mean_reach)."""
 
     steps: float
     relation: str = "="

@@ -27,7 +27,8 @@ class Throughput(L.Callback):
     copy and the DataModule's on-device presets (Lightning runs those before on_train_batch_start). No CUDA
     synchronize, on purpose (it would stall the queue it measures): kernels of step k still running on the GPU
     while the host waits are counted as wait, so on a GPU the fraction is an upper bound on the GPU's idle
-    share; near 0 means the loader keeps up, a large value is worth a look with the profiler."""
+    share; near 0 means the loader keeps up, a large value is worth a look with the profiler. A step that writes
+    last.ckpt (LastCheckpoint runs after this callback) counts its write as wait too."""
 
     def __init__(self):
         self.started = self.last = 0.0

@@ -30,7 +30,7 @@ def sgd_kernel(params) -> dict:
 class AlexNetModule(L.LightningModule):
     def __init__(self, model: dict, optim: dict, channels_last: bool = False):
         """model: AlexNetConfig's fields (num_classes included); optim: OptimConfig's fields; channels_last:
-        convert each batch to NHWC (run.py converts the net's weights, set_channels_last below)."""
+        convert each batch to NHWC (run.speed_up converts the net's weights)."""
         super().__init__()
         self.save_hyperparameters(ignore=["channels_last"])  # a speed setting, not part of the experiment
         self.channels_last = channels_last

@@ -59,7 +59,7 @@ def wandb_run_id(run_dir: Path) -> str:
 
 def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
     callbacks = [
-        Throughput(),
+        Throughput(),  # first: its epoch figures must be logged before EpochHistory reads them
         EpochHistory(run_dir / "history.csv"),
         best,
         LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
@@ -78,8 +78,7 @@ def speed_up(module: AlexNetModule, t: TrainerConfig) -> None:
     """The trainer's throughput switches. None changes what is learned beyond float rounding (TF32 matmuls,
     cuDNN's choice of conv algorithm), so they are settings, not experiments."""
     if uses_cuda(t):
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: time each conv algorithm once, keep the best
-        torch.set_float32_matmul_precision("high")  # TF32 for the fp32 matmuls and convs left outside autocast
+        torch.set_float32_matmul_precision("high")  # TF32 for fp32 matmuls outside autocast (cuDNN convs: default)
     if t.channels_last:
         module.net.to(memory_format=torch.channels_last)  # the batches follow in AlexNetModule.layout
     if t.compile:
@@ -124,6 +123,7 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
         precision=t.precision, max_epochs=t.max_epochs, fast_dev_run=t.fast_dev_run,
         log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
+        benchmark=uses_cuda(t) and not t.deterministic,  # fixed shapes: cuDNN times each conv algorithm once
         enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
         default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
         callbacks=[*build_callbacks(cfg, run_dir, best), *extra_callbacks], plugins=[AtomicCheckpointIO()], **limits)
