@@ -59,7 +59,7 @@ for name, m in metrics.items():
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, r in found.items():
     h = r.runs[r.seeds[0]].history
-    ax.plot(np.arange(1, len(h["val/err_top1"]) + 1), h["val/err_top1"], label=name)
+    ax.plot(np.arange(1, len(h["minival/err_top1"]) + 1), h["minival/err_top1"], label=name)
 ax.set_xlabel("epoch")
 ax.set_ylabel("validation top-1 error")
 ax.legend(fontsize=8)

@@ -1,7 +1,4 @@
-"""Stage 1: acquire the configured dataset (generated, ILSVRC tarballs, Imagenette, ImageFolder) into raw_dir."""
-
-from alexnet_repro.cli import launch
-from alexnet_repro.stages.download import main
+from alexnet_repro.stages.download import cli  # the stage's docstring and code live there
 
 if __name__ == "__main__":
-    launch(main)
+    cli()

@@ -1,7 +1,4 @@
-"""Stage 3: mean image and RGB PCA over the training store (sections 2 and 4.1)."""
-
-from alexnet_repro.cli import launch
-from alexnet_repro.stages.pca import main
+from alexnet_repro.stages.pca import cli  # the stage's docstring and code live there
 
 if __name__ == "__main__":
-    launch(main)
+    cli()

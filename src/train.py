@@ -1,7 +1,4 @@
-"""Train one AlexNet configuration: `python src/train.py +experiment=no_lrn` (see conf/)."""
-
-from alexnet_repro.cli import launch
-from alexnet_repro.stages.train import main
+from alexnet_repro.stages.train import cli  # the stage's docstring and code live there
 
 if __name__ == "__main__":
-    launch(main)
+    cli()

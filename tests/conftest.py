@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-import alexnet_repro.config  # noqa: F401  (registers the schemas in Hydra's ConfigStore)
+# Each stage's schema module registers its schemas in Hydra's ConfigStore when imported.
+import alexnet_repro.evaluation.config  # noqa: F401
+import alexnet_repro.report.config  # noqa: F401
+import alexnet_repro.training.config  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -48,9 +51,23 @@ def tiny_data(tmp_path_factory):
 
 def data_overrides(tiny) -> list[str]:
     return [f"data.store_dir={tiny['store']}", f"data.stats_path={tiny['stats']}", "data.batch_size=8",
-            "data.workers=0", "model.width=0.125", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]
+            "data.workers=0", "data.minival_per_class=2", "model.width=0.125", "trainer.accelerator=cpu",
+            "trainer.enable_progress_bar=false"]
 
 
 def compose_train(overrides: list[str]):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(config_name="train", overrides=overrides)
+
+
+def compose_evaluate(experiment: str, runs_dir, out_dir, store, seeds=(0,), **settings):
+    """The evaluate stage's validated config for a test's own runs and store (data=embedded_tiny, profile tiny)."""
+    from alexnet_repro.evaluation.config import EvaluateConfig
+    from alexnet_repro.schema import validate
+
+    values = {"batch_size": 16, "workers": 0, "features_train_max": 0, "features_for": "[]", **settings}
+    overrides = [f"experiment_name={experiment}", f"runs_dir={runs_dir}", f"out_dir={out_dir}",
+                 f"data.store_dir={store}", f"seeds=[{','.join(map(str, seeds))}]", "data=embedded_tiny",
+                 "profile_name=tiny", "logger=none", *(f"{k}={v}" for k, v in values.items())]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return validate(compose(config_name="evaluate", overrides=overrides), EvaluateConfig)

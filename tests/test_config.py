@@ -7,10 +7,22 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from alexnet_repro.config import ROOT_SCHEMAS, ConfigError, validate
+from alexnet_repro.basics import ConfigError
+from alexnet_repro.data.config import PrepareConfig
+from alexnet_repro.evaluation.config import EvaluateConfig
+from alexnet_repro.report.config import ReportConfig
+from alexnet_repro.schema import validate as validate_as
+from alexnet_repro.training.config import TrainConfig
 from conftest import CONF, PYTHON, ROOT, compose_train
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+ROOT_SCHEMAS = {"prepare": PrepareConfig, "train": TrainConfig, "evaluate": EvaluateConfig, "report": ReportConfig}
+
+
+def validate(cfg, schema=TrainConfig):
+    return validate_as(cfg, schema)
+
+
 PAPER_ABLATIONS = {"baseline", "tanh", "no_lrn", "no_overlap_pool", "no_dropout", "no_pca_lighting", "one_tower"}
 
 
@@ -104,7 +116,7 @@ def test_every_entry_point_composes_with_every_group_choice():
 def test_data_paths_resolve_from_the_project_root():
     cfg = validate(compose_train(["data=embedded_tiny"]))
     assert cfg.data.store_dir == str(ROOT / "data" / "resized" / "embedded_tiny")
-    assert cfg.data.source.generated.classes == 4
+    assert cfg.data.source.generated["classes"] == 4
 
 
 def run_train(*args, timeout=120):

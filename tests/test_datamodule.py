@@ -5,7 +5,8 @@ import itertools
 import pytest
 import torch
 
-from alexnet_repro.data.datamodule import EpochBatchSampler, StoreDataset, collate_channels_last, loader_workers
+from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last, loader_workers
+from alexnet_repro.data.samplers import EpochBatchSampler
 
 
 def test_dataset_yields_uint8_256(tiny_data):

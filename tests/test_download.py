@@ -208,7 +208,7 @@ def test_ilsvrc_source_over_http(server, tiny_data, tmp_path, monkeypatch):
     the generated archives' own."""
     meta = {k: (p.name, md5(p)) for k, p in tiny_data["archives"].items()}
     monkeypatch.setattr(acquire_mod, "ARCHIVE_META", meta)
-    from alexnet_repro.config import SourceConfig
+    from alexnet_repro.data.config import SourceConfig
 
     source = SourceConfig(kind="ilsvrc", location=server, verify_md5=True, download_dir=str(tmp_path / "archives"))
     raw = acquire_mod.acquire(source, tmp_path / "raw", progress=False)
@@ -231,7 +231,7 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     """Imagenette's layout (imagenette2-320/{train,val}/<wnid>/*.JPEG in a .tgz), served on loopback."""
     import tarfile
 
-    from alexnet_repro.config import SourceConfig
+    from alexnet_repro.data.config import SourceConfig
 
     served = tmp_path / "served"
     served.mkdir()
@@ -257,7 +257,7 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
 def test_imagenette_published_checksum_is_used(tiny_data, tmp_path, monkeypatch):
     import yaml
 
-    from alexnet_repro.config import SourceConfig
+    from alexnet_repro.data.config import SourceConfig
     from conftest import CONF
 
     configured = yaml.safe_load((CONF / "data" / "imagenette.yaml").read_text())["source"]["location"]

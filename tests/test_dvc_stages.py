@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alexnet_repro.code_hash import PACKAGE, closure, import_statements, imported_names, in_package, module_file
 from conftest import ROOT
 
-PACKAGE = "alexnet_repro"
 SRC = ROOT / "src"
 SCRIPT = re.compile(r"(?<![\w/])(src/[\w/]+\.py)\b")
 VAR = re.compile(r"\$\{\s*([\w.]+)\s*\}")
@@ -42,57 +42,6 @@ def script_of(stage_name: str, stage: dict) -> Path:
 
 
 # --- the imports a script runs ---------------------------------------------------------------------------------
-
-def module_file(name: str) -> Path | None:
-    """`alexnet_repro.data.store` -> src/alexnet_repro/data/store.py (or .../store/__init__.py); None if none."""
-    base = SRC.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(SRC).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def import_statements(path: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) for every import in `path`, anywhere in the file; relative imports made absolute.
-    `import a.b` gives ("a.b", []), `from a.b import c, d` gives ("a.b", ["c", "d"])."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    here = module_name(path) if path.is_relative_to(SRC) else ""
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((alias.name, []) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: against this module's package
-                package = here.split(".") if path.name == "__init__.py" else here.split(".")[:-1]
-                package = package[: len(package) - (node.level - 1)]
-                base = ".".join(package + ([node.module] if node.module else []))
-            found.append((base, [alias.name for alias in node.names]))
-    return found
-
-
-def in_package(name: str) -> bool:
-    return name.split(".")[0] == PACKAGE
-
-
-def imported_names(path: Path) -> set[str]:
-    """The package's modules that `path` imports: `from pkg import y` counts pkg.y when y is a submodule, and
-    importing a.b.c counts a and a.b, whose __init__.py run first."""
-    names = set()
-    for base, aliases in import_statements(path):
-        names.add(base)
-        names.update(f"{base}.{alias}" for alias in aliases)
-    inside = set()
-    for name in filter(in_package, names):
-        parts = name.split(".")
-        inside.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return {n for n in inside if module_file(n) is not None}
-
 
 def unresolved_imports(path: Path) -> list[str]:
     """Package modules that `path` imports but that do not exist under src/ (a broken import, or a walker
@@ -119,15 +68,7 @@ def is_trivial_init(path: Path) -> bool:
 
 def required_files(script: Path) -> set[Path]:
     """The script and every package module file it runs, transitively (trivial __init__.py files left out)."""
-    seen: set[Path] = set()
-    todo = [script]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        todo.extend(module_file(name) for name in imported_names(path))
-    return {p for p in seen if not is_trivial_init(p)}
+    return {p for p in closure(script) if not is_trivial_init(p)}
 
 
 def covers(dep: str, path: Path) -> bool:

@@ -17,7 +17,7 @@ from alexnet_repro.export import ExportError, load_model
 from alexnet_repro.report.build import build_report
 from alexnet_repro.report.stats import VERDICT_RULE
 from alexnet_repro.training.run import train
-from conftest import ROOT, compose_train, data_overrides
+from conftest import ROOT, compose_evaluate, compose_train, data_overrides
 
 EXPERIMENTS = ("baseline", "tanh", "no_lrn")
 
@@ -31,8 +31,9 @@ def tiny_results(tiny_data, tmp_path_factory):
             cfg = compose_train([f"+experiment={name}", *data_overrides(tiny_data), "trainer.max_epochs=2",
                                  "logger=none", f"seed={seed}"])
             train(cfg, root / "runs" / name / f"seed{seed}")
-        evaluate(name, root / "runs" / name, root / "results" / name, str(tiny_data["store"]), batch_size=16,
-                 workers=0, features_train_max=40, progress=False, dataset="embedded_tiny", profile="tiny")
+        seeds = (0, 1) if name == "baseline" else (0,)
+        evaluate(compose_evaluate(name, root / "runs" / name, root / "results" / name, tiny_data["store"], seeds,
+                                  features_train_max=40, features_for="[baseline]"), progress=False)
     return root
 
 
@@ -108,7 +109,7 @@ def test_old_or_missing_results_are_a_clear_error(tiny_results, tmp_path):
 
 def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_results):
     with pytest.raises(FileNotFoundError, match="train this experiment first"):
-        evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
+        evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
     bogus = tmp_path / "bogus.pt"
     torch.save({"state_dict": {"w": torch.zeros(1)}}, bogus)
     with pytest.raises(ExportError, match="bogus.pt"):
@@ -119,11 +120,11 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_res
     payload = torch.load(runs / "model.pt", weights_only=False)
     torch.save({**payload, "classes": payload["classes"][:3]}, runs / "model.pt")
     with pytest.raises(ExportError, match="3 classes"):
-        evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
+        evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
     # ...and so is one trained on another store with the same classes
     torch.save({**payload, "data_fingerprint": "0123456789abcdef"}, runs / "model.pt")
     with pytest.raises(ExportError, match="trained on store 0123456789abcdef"):
-        evaluate("x", tmp_path / "runs", tmp_path / "out", str(tiny_data["store"]))
+        evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
 
 
 def _with_lrn_gain(tiny_results, folder):

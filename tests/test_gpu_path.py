@@ -12,10 +12,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from alexnet_repro.config import ConfigError, validate
+from alexnet_repro.basics import ConfigError
 from alexnet_repro.export import load_model
 from alexnet_repro.models.alexnet import alexnet
+from alexnet_repro.schema import validate
 from alexnet_repro.training.callbacks import LastCheckpoint
+from alexnet_repro.training.config import TrainConfig
 from alexnet_repro.training.run import train
 from conftest import PYTHON, ROOT, compose_train, data_overrides
 
@@ -64,17 +66,17 @@ def test_gpu_preset_composes_with_compile_on_the_cli():
 
 
 def test_gpu_and_ddp2_presets_and_a_bad_compile_mode():
-    gpu = validate(compose_train(["trainer=gpu"])).trainer
+    gpu = validate(compose_train(["trainer=gpu"]), TrainConfig).trainer
     assert (gpu.accelerator, gpu.precision, gpu.channels_last, gpu.compile) == ("gpu", "bf16-mixed", True, False)
-    ddp = validate(compose_train(["trainer=ddp2"])).trainer
+    ddp = validate(compose_train(["trainer=ddp2"]), TrainConfig).trainer
     assert (ddp.devices, ddp.strategy, ddp.precision, ddp.channels_last) == (2, "ddp", "bf16-mixed", True)
-    cpu = validate(compose_train([])).trainer  # the default stays CPU-safe
+    cpu = validate(compose_train([]), TrainConfig).trainer  # the default stays CPU-safe
     assert (cpu.precision, cpu.channels_last, cpu.compile, cpu.checkpoint_every_minutes) == ("32-true", False,
                                                                                            False, None)
     with pytest.raises(ConfigError, match="trainer.compile_mode='fast'"):
-        validate(compose_train(["trainer.compile_mode=fast"]))
+        validate(compose_train(["trainer.compile_mode=fast"]), TrainConfig)
     with pytest.raises(ConfigError, match="trainer.checkpoint_every_minutes"):
-        validate(compose_train(["trainer.checkpoint_every_minutes=0"]))
+        validate(compose_train(["trainer.checkpoint_every_minutes=0"]), TrainConfig)
 
 
 def read_rows(path):

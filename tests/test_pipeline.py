@@ -98,7 +98,7 @@ def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from checkpoints/last.ckpt" in again.stdout + again.stderr
     resumed, whole = read_history(run / "history.csv"), read_history(replaced / "history.csv")
-    for key in ("step", "train/loss", "val/err_top1", "lr"):
+    for key in ("step", "train/loss", "minival/err_top1", "lr"):
         assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
     a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]

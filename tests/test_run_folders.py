@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_repro.evaluation.run import find_models
-from alexnet_repro.results import TRAIN_SUMMARY
+from alexnet_repro.results import TRAIN_SUMMARY, finished_runs
 from alexnet_repro.training import resume
 
 RESOLVED = {"model": {"width": 0.25}, "optim": {"lr": 0.01}, "paths": {"root": "/a"}, "seed": 0,
@@ -52,15 +51,40 @@ def killed_run(run: Path, cfg: dict) -> None:
 
 def test_an_empty_folder_starts_fresh_and_records_its_config(tmp_path):
     run = tmp_path / "baseline" / "seed0"
-    assert resume.prepare(run, config()) is None
+    assert resume.prepare(run, config()).checkpoint is None
     stored = json.loads((run / resume.FINGERPRINT).read_text())
-    assert stored == {"fingerprint": fingerprint(), "config": config()}
+    assert stored == {"fingerprint": fingerprint(), "config": config(), "code": ""}
+
+
+def finished_run(run: Path, cfg: dict, code: str) -> None:
+    killed_run(run, cfg)
+    (run / resume.FINGERPRINT).write_text(json.dumps({"fingerprint": resume.fingerprint_of(cfg), "config": cfg,
+                                                      "code": code}))
+    (run / TRAIN_SUMMARY).write_text(json.dumps({"seed": 0, "done": True}))
+
+
+def test_a_finished_run_of_the_same_config_data_and_code_is_adopted_not_trained_again(tmp_path):
+    run = tmp_path / "baseline" / "seed0"
+    finished_run(run, config(), code="c1")
+    start = resume.prepare(run, config(), code="c1")
+    assert start.adopted == {"seed": 0, "done": True} and start.checkpoint is None
+    assert not (tmp_path / "baseline" / resume.REPLACED).exists()  # nothing moved
+
+
+@pytest.mark.parametrize("other", ["code", "config", "fresh_start"])
+def test_a_finished_run_of_other_code_or_config_is_set_aside(tmp_path, other):
+    run = tmp_path / "baseline" / "seed0"
+    finished_run(run, config(), code="c1")
+    cfg = config(optim__lr=0.02) if other == "config" else config()
+    start = resume.prepare(run, cfg, code="c2" if other == "code" else "c1", fresh_start=other == "fresh_start")
+    assert start.adopted is None and start.checkpoint is None
+    assert (tmp_path / "baseline" / resume.REPLACED / "seed0-1" / TRAIN_SUMMARY).exists()
 
 
 def test_a_killed_run_with_the_same_config_resumes_from_its_last_checkpoint(tmp_path):
     run = tmp_path / "baseline" / "seed0"
     killed_run(run, config())
-    assert resume.prepare(run, config()) == run / "checkpoints" / "last.ckpt"
+    assert resume.prepare(run, config()).checkpoint == run / "checkpoints" / "last.ckpt"
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"state"
 
 
@@ -70,7 +94,7 @@ def test_a_killed_run_of_another_config_stops_naming_the_keys_unless_asked_to_st
     with pytest.raises(resume.ConfigChanged, match=r"optim\.lr: 0\.01 -> 0\.02.*fresh_start=true"):
         resume.prepare(run, config(optim__lr=0.02))
     assert (run / "checkpoints" / "last.ckpt").exists()  # untouched
-    assert resume.prepare(run, config(optim__lr=0.02), fresh_start=True) is None
+    assert resume.prepare(run, config(optim__lr=0.02), fresh_start=True).checkpoint is None
     assert (tmp_path / "baseline" / resume.REPLACED / "seed0-1" / "checkpoints" / "last.ckpt").exists()
 
 
@@ -84,7 +108,7 @@ def test_anything_else_is_moved_aside_not_deleted_and_training_starts_fresh(tmp_
         (run / "checkpoints" / "last.ckpt").unlink()
     if case == "foreign files":
         (run / resume.FINGERPRINT).unlink()
-    assert resume.prepare(run, config()) is None
+    assert resume.prepare(run, config()).checkpoint is None
     kept = tmp_path / "baseline" / resume.REPLACED / "seed0-1"
     assert kept.is_dir() and (kept / "checkpoints").is_dir()  # nothing lost
     assert sorted(p.name for p in run.iterdir()) == [resume.FINGERPRINT]
@@ -96,23 +120,28 @@ def test_anything_else_is_moved_aside_not_deleted_and_training_starts_fresh(tmp_
 def test_other_ranks_decide_the_same_and_change_nothing(tmp_path):
     run = tmp_path / "baseline" / "seed0"
     killed_run(run, config())
-    assert resume.prepare(run, config(), rank_zero=False) == run / "checkpoints" / "last.ckpt"
+    assert resume.prepare(run, config(), rank_zero=False).checkpoint == run / "checkpoints" / "last.ckpt"
     (run / TRAIN_SUMMARY).write_text("{}")
-    assert resume.prepare(run, config(), rank_zero=False) is None  # fresh, like rank zero...
+    assert resume.prepare(run, config(), rank_zero=False).checkpoint is None  # fresh, like rank zero...
     assert (run / TRAIN_SUMMARY).exists()  # ...but only rank zero moves files
 
 
-def test_evaluate_takes_finished_seed_folders_only(tmp_path, caplog):
-    for name, done in (("seed0", True), ("seed2", True), ("seed1", False), ("seed10", True)):
-        run = tmp_path / name
-        run.mkdir()
-        (run / "model.pt").write_bytes(b"")
-        if done:
-            (run / TRAIN_SUMMARY).write_text("{}")
-    (tmp_path / resume.REPLACED / "seed0-1").mkdir(parents=True)
-    found = find_models(tmp_path)
-    assert list(found) == ["seed0", "seed2", "seed10"]  # numeric order; the killed seed1 and replaced/ left out
-    assert "seed1 not finished" in caplog.text
+def test_evaluate_takes_the_seeds_asked_for_and_lists_the_others():
+    """Seed folders of seeds the pipeline did not ask for (trained by hand, or left after `seeds` shrank) and
+    unfinished ones are listed, never evaluated."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, done in (("seed0", True), ("seed2", True), ("seed1", False), ("seed10", True)):
+            (root / name).mkdir()
+            if done:
+                (root / name / TRAIN_SUMMARY).write_text(json.dumps({"model": "model.pt", "model_last": "m.pt"}))
+        (root / resume.REPLACED / "seed0-1").mkdir(parents=True)
+        records, notes = finished_runs(root, [0, 1, 2])
+        assert [r.name for r in records] == ["seed0", "seed2"]
+        assert records[0].model() == root / "seed0" / "model.pt" and records[0].model(last=True).name == "m.pt"
+        assert notes == ["seed1: not finished, left out", "seed10: not among the seeds asked for [0, 1, 2], ignored"]
 
 
 def test_provenance_ignores_what_the_pipeline_itself_rewrites(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ def test_every_experiment_runs_fast_dev_run(name, tiny_data, tmp_path):
     cfg = compose_train([f"+experiment={name}", "trainer.fast_dev_run=true", *data_overrides(tiny_data)])
     summary = train(cfg, tmp_path)
     assert summary["global_step"] == 1
-    assert 0.0 <= summary["metrics"]["val/err_top1"] <= 1.0
+    assert 0.0 <= summary["metrics"]["minival/err_top1"] <= 1.0
 
 
 def test_cli_runs_no_lrn_exactly_as_written(tiny_data, tmp_path):
@@ -42,13 +42,13 @@ def test_history_and_wandb_offline_run(tiny_data, tmp_path, monkeypatch):
     summary = train(cfg, tmp_path)
     rows = list(csv.DictReader(open(tmp_path / "history.csv")))
     assert [int(r["epoch"]) for r in rows] == [0, 1]
-    for key in ("train/loss", "train/err_top1", "val/loss", "val/err_top1", "val/err_top5", "lr", "train/images_per_s"):
+    for key in ("train/loss", "train/err_top1", "minival/loss", "minival/err_top1", "minival/err_top5", "lr", "train/images_per_s"):
         assert rows[-1][key] != "", key
-    assert float(rows[-1]["val/err_top1"]) == pytest.approx(summary["metrics"]["val/err_top1"])
+    assert float(rows[-1]["minival/err_top1"]) == pytest.approx(summary["metrics"]["minival/err_top1"])
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     wandb_file = next(runs[0].glob("*.wandb")).read_bytes()
-    for key in (b"val/err_top1", b"train/err_top1", b"conv1_filters", b"baseline"):
+    for key in (b"minival/err_top1", b"train/err_top1", b"conv1_filters", b"baseline"):
         assert key in wandb_file, key  # metrics, Figure 3's kernels and the group are in the offline run
 
 
@@ -83,10 +83,10 @@ train(cfg, sys.argv[1], extra_callbacks=[KillAt()] if int(sys.argv[2]) else [])
 
 
 @pytest.mark.parametrize("every, kill_at, saved_at", [(3, 11, 9),  # mid-epoch 2, from a step checkpoint
-                                                     (100, 10, 8)])  # from the end of epoch 1
+                                                     (100, 10, 7)])  # from the end of epoch 1
 def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data, tmp_path, every, kill_at, saved_at):
     overrides = ["+experiment=baseline", *data_overrides(tiny_data), "trainer.max_epochs=2", "logger=none",
-                 f"trainer.ckpt_every_n_steps={every}", "trainer.deterministic=true"]  # 8 steps/epoch, 16 in all
+                 f"trainer.ckpt_every_n_steps={every}", "trainer.deterministic=true"]  # 7 steps/epoch, 14 in all
 
     def run(folder, kill_at, extra=()):
         return subprocess.run([PYTHON, "-c", KILLED_RUN, str(folder), str(kill_at), str(CONF), *overrides, *extra],
@@ -103,7 +103,7 @@ def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data,
     assert whole.returncode == 0, whole.stderr[-3000:]
     a = json.loads((tmp_path / "killed" / "train_summary.json").read_text())
     b = json.loads((tmp_path / "whole" / "train_summary.json").read_text())
-    assert a["global_step"] == b["global_step"] == 16
+    assert a["global_step"] == b["global_step"] == 14  # 64 images less 8 held out as minival, batches of 8
     wa = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     wb = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     for key in (k for k in wb if k.startswith("net.")):
@@ -111,7 +111,7 @@ def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data,
     # The history reads as if the run had never stopped: same losses, errors and rates epoch by epoch
     # (epoch 2's training loss averages all its batches, not only those after the restart); wall time goes on.
     ha, hb = read_history(tmp_path / "killed" / "history.csv"), read_history(tmp_path / "whole" / "history.csv")
-    for key in ("epoch", "step", "train/loss", "train/err_top1", "val/loss", "val/err_top1", "lr"):
+    for key in ("epoch", "step", "train/loss", "train/err_top1", "minival/loss", "minival/err_top1", "lr"):
         assert ha[key] == pytest.approx(hb[key], rel=1e-4), key
     assert ha["wall_s"][1] > ha["wall_s"][0] > 0 and all(v > 0 for v in ha["train/images_per_s"])
 
@@ -126,7 +126,7 @@ def test_ddp_on_two_cpu_processes(tiny_data, tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
     summary = json.loads((tmp_path / "train_summary.json").read_text())
-    # 64 images, global batch 8 = 4 per process: 8 steps per epoch, as on one device
-    assert summary["global_step"] == 16
+    # 64 images less 8 of minival, global batch 8 = 4 per process: 7 steps per epoch, as on one device
+    assert summary["global_step"] == 14
     assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run
     assert len(list(csv.DictReader(open(tmp_path / "history.csv")))) == 2

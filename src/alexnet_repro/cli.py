@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from alexnet_repro.config import PROJECT_ROOT, ConfigError
+from alexnet_repro.basics import PROJECT_ROOT, ConfigError
 
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
 USER_ERRORS = (ConfigError, FileNotFoundError, ValueError, OSError)  # CheckpointError is a ValueError

@@ -21,7 +21,8 @@ from alexnet_repro.models import AlexNet, AlexNetConfig, export_config
 from alexnet_repro.transforms import EvalPreset, Normalization
 
 EXPORT_FORMAT = 1
-FILENAME = "model.pt"
+FILENAME = "model.pt"  # the checkpoint chosen on minival
+LAST_FILENAME = "model_last.pt"  # the weights at the end of training
 
 
 class ExportError(ValueError):

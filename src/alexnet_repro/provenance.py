@@ -9,7 +9,7 @@ from importlib import metadata
 
 import torch
 
-from alexnet_repro.config import PROJECT_ROOT
+from alexnet_repro.basics import PROJECT_ROOT
 
 PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "hydra-core", "wandb", "dvc", "numpy", "pillow")
 # What the pipeline itself rewrites: changes there do not make the code that produced a result another code.

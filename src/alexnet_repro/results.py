@@ -22,6 +22,7 @@ import yaml
 from alexnet_repro.atomic import atomic_path, write_bytes, write_json
 
 SCHEMA_VERSION = 1
+MODES = ("center", "ten_crop")  # section 4.1: one centre patch, or ten patches averaged
 RESULT_JSON, RESULT_NPZ = "result.json", "result.npz"
 TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
 
@@ -78,6 +79,7 @@ class ExperimentResult:
     provenance: dict[str, str]
     conv1: np.ndarray | None = None  # (K, 3, 11, 11), the first seed's
     features: dict[str, np.ndarray] = field(default_factory=dict)  # val/train fc7, labels and names
+    conv1_seeds: np.ndarray | None = None  # (seeds, K, 3, 11, 11): every seed's, for Figure 3's spread
 
     def errors(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-image 0/1 top-1 and top-5 errors, (seeds, N) each."""
@@ -108,6 +110,8 @@ def write(folder: str | Path, result: ExperimentResult) -> None:
               **{f"features/{k}": v for k, v in result.features.items()}}
     if result.conv1 is not None:
         arrays["conv1"] = result.conv1
+    if result.conv1_seeds is not None:
+        arrays["conv1_seeds"] = result.conv1_seeds
     with atomic_path(folder / RESULT_NPZ) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
@@ -141,11 +145,48 @@ def load(folder: str | Path) -> ExperimentResult:
         meta["experiment"], meta["dataset"], meta["profile"], meta["seeds"], arrays["labels"], meta["names"],
         prefixed("top5/"), prefixed("ensemble_top5/"), meta["metrics"],
         {s: SeedRun(**r) for s, r in meta["runs"].items()}, meta["classes"], meta["towers"], meta["provenance"],
-        arrays.get("conv1"), prefixed("features/"))
+        arrays.get("conv1"), prefixed("features/"), arrays.get("conv1_seeds"))
 
 
 def write_train_summary(run_dir: str | Path, summary: dict) -> None:
     write_json(Path(run_dir) / TRAIN_SUMMARY, summary)
+
+
+SEED_FOLDER = "seed{seed}"  # runs/<dataset>/<profile>/<experiment>/seed<k>: conf/train.yaml's hydra.run.dir
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished training run of one seed: its folder, and the exported models evaluation scores."""
+
+    seed: int
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return SEED_FOLDER.format(seed=self.seed)
+
+    def model(self, last: bool = False) -> Path:
+        summary = json.loads((self.folder / TRAIN_SUMMARY).read_text())
+        return self.folder / summary["model_last" if last else "model"]
+
+
+def finished_runs(experiment_dir: str | Path, seeds: list[int]) -> tuple[list[RunRecord], list[str]]:
+    """The finished runs of the seeds asked for (params.yaml's seeds), and a note for every seed folder left
+    out: not finished, or not asked for (a seed trained by hand, or left after `seeds` shrank)."""
+    experiment_dir = Path(experiment_dir)
+    records, notes = [], []
+    for seed in seeds:
+        folder = experiment_dir / SEED_FOLDER.format(seed=seed)
+        if (folder / TRAIN_SUMMARY).exists():  # written last: the run finished
+            records.append(RunRecord(seed, folder))
+        else:
+            notes.append(f"{folder.name}: not finished, left out")
+    asked = {SEED_FOLDER.format(seed=seed) for seed in seeds}
+    for folder in sorted(experiment_dir.glob(SEED_FOLDER.format(seed="*"))) if experiment_dir.is_dir() else []:
+        if folder.name not in asked:
+            notes.append(f"{folder.name}: not among the seeds asked for {list(seeds)}, ignored")
+    return records, notes
 
 
 def load_run(run_dir: str | Path) -> SeedRun:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from alexnet_repro.data.datamodule import ResumesMidEpoch
+from alexnet_repro.data.samplers import ResumesMidEpoch
 from alexnet_repro.data.store import STORE_SIZE, ShardReader
 
 INSTALL = "pip install -e '.[dali]' (NVIDIA DALI for CUDA 13)"
@@ -51,15 +51,17 @@ class DaliLoader(ResumesMidEpoch):
 
     batch_sampler: an EpochBatchSampler (Lightning calls its set_epoch); resume_position: the number of
     batches already trained on in this epoch, asked for once after load_state_dict, as ResumableLoader does.
-    decoder_device: "mixed" (nvJPEG on the GPU) in training, "cpu" in tests.
+    decoder_device: "mixed" (nvJPEG on the GPU) in training, "cpu" in tests. indices: the reader's records the
+    sampler's positions stand for (all when None; training passes the training split less minival).
     """
 
     def __init__(self, reader: ShardReader, batch_sampler, *, decoder_device: str = "mixed",
                  device: torch.device | None = None, threads: int = 4,
-                 resume_position: Callable[[], int] | None = None):
+                 resume_position: Callable[[], int] | None = None, indices=None):
         from nvidia.dali import fn, pipeline_def, types
 
         self.reader, self.batch_sampler, self.decoder_device = reader, batch_sampler, decoder_device
+        self.records = np.arange(len(reader)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.device = device or torch.device("cpu")
         self._resume_position = resume_position
         on_gpu = decoder_device != "cpu"
@@ -97,7 +99,7 @@ class DaliLoader(ResumesMidEpoch):
         stream = torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None
         while self._in_flight:  # left by an epoch that stopped early (a limit, an error): not this epoch's
             self._take(stream)
-        batches = iter(self.batch_sampler)
+        batches = (self.records[positions].tolist() for positions in self.batch_sampler)
         indices = next(batches, None)
         self._schedule(indices)
         while indices is not None:

@@ -5,24 +5,25 @@ lighting and mean subtraction run on the batch on the device (transforms.py's pr
 `on_after_batch_transfer`), so evaluation and training share one implementation and the CPU does the least
 work per image.
 
-Distributed sampling is done here, not by Lightning (`use_distributed_sampler=False`):
-- training: one permutation per epoch (seeded by seed + epoch), padded to a multiple of the world size and
-  dealt out rank::world, so all ranks step the same number of times;
-- validation: rank::world with no padding, so every validation image is counted exactly once.
-The training loader is resumable: after a mid-epoch restart it skips the batches already trained on.
+Training reads the training split less its minival (data/minival.py); the held-out loader Lightning calls
+"validation" reads minival, never the validation images (evaluate alone scores those). Batches are ordered by
+data/samplers.py (distributed sampling is done there, not by Lightning: `use_distributed_sampler=False`).
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Iterator
 
 import lightning as L
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
+from alexnet_repro.data import minival
+from alexnet_repro.data.config import DataConfig
+from alexnet_repro.data.samplers import EpochBatchSampler, ResumableLoader
 from alexnet_repro.data.store import STORE_SIZE, ShardReader, read_info
+from alexnet_repro.seeds import stream_seed
 from alexnet_repro.transforms import EvalPreset, TrainPreset
 
 
@@ -31,20 +32,26 @@ class StoreDataset(Dataset):
     decodes the split once and serves every epoch from RAM (airbench's way for small sets: N * side^2 * 3
     bytes, 64 MB for the embedded set at 128)."""
 
-    def __init__(self, folder: str, split: str, side: int = STORE_SIZE, in_memory: bool = False):
+    def __init__(self, folder: str, split: str, side: int = STORE_SIZE, in_memory: bool = False,
+                 indices=None, labels=None):
+        """indices: the records of the split this dataset serves (all of them when None); labels: one per
+        record of the split, in place of the store's (the shuffled-labels control)."""
         self.reader, self.side = ShardReader(folder, split), side
+        self.indices = list(range(len(self.reader))) if indices is None else [int(i) for i in indices]
+        self.labels = self.reader.labels if labels is None else labels
         self.decoded = None
         if in_memory:
-            self.decoded = torch.empty((len(self.reader), side, side, 3), dtype=torch.uint8)
-            for i in range(len(self.reader)):
-                self.decoded[i] = torch.from_numpy(self.reader.image(i, side))
+            self.decoded = torch.empty((len(self.indices), side, side, 3), dtype=torch.uint8)
+            for k, i in enumerate(self.indices):
+                self.decoded[k] = torch.from_numpy(self.reader.image(i, side))
 
     def __len__(self) -> int:
-        return len(self.reader)
+        return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        image = self.decoded[i] if self.decoded is not None else torch.from_numpy(self.reader.image(i, self.side))
-        return image.permute(2, 0, 1), int(self.reader.labels[i])
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
+        i = self.indices[k]
+        image = self.decoded[k] if self.decoded is not None else torch.from_numpy(self.reader.image(i, self.side))
+        return image.permute(2, 0, 1), int(self.labels[i])
 
 
 def collate_channels_last(samples: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,66 +68,6 @@ def collate_channels_last(samples: list[tuple[torch.Tensor, int]]) -> tuple[torc
     return torch.stack(images, out=out).permute(0, 3, 1, 2), torch.tensor([label for _, label in samples])
 
 
-def rank_indices(n: int, rank: int, world: int, pad: bool, order: torch.Tensor | None = None) -> list[int]:
-    """This rank's share of `order` (default 0..n-1). pad=True repeats from the start so shares are equal."""
-    order = torch.arange(n) if order is None else order
-    if pad and n % world:
-        order = torch.cat([order, order[: world - n % world]])
-    return order[rank::world].tolist()
-
-
-class EpochBatchSampler(Sampler[list[int]]):
-    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, rank: int = 0, world: int = 1):
-        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
-        self.rank, self.world = rank, world
-        self.epoch = 0
-        self.skip_batches = 0
-        self.resume_position: Callable[[], int] | None = None
-
-    def set_epoch(self, epoch: int) -> None:  # called by Lightning before each epoch
-        self.epoch = epoch
-
-    def _indices(self) -> list[int]:
-        order = None
-        if self.shuffle:
-            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-        return rank_indices(self.n, self.rank, self.world, pad=self.shuffle, order=order)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        if self.resume_position is not None:
-            self.skip_batches, self.resume_position = self.resume_position(), None
-        idx = self._indices()
-        start, self.skip_batches = self.skip_batches, 0
-        for b in range(start, len(self)):
-            yield idx[b * self.batch_size : (b + 1) * self.batch_size]
-
-    def __len__(self) -> int:
-        per_rank = math.ceil(self.n / self.world) if self.shuffle else len(range(self.rank, self.n, self.world))
-        return math.ceil(per_rank / self.batch_size)
-
-
-class ResumesMidEpoch:
-    """Makes a loader over an EpochBatchSampler one that Lightning treats as stateful (it has
-    state_dict/load_state_dict), so a restart in the middle of an epoch trains on the rest of that epoch's
-    permutation instead of starting it again. _resume_position: the batches already done, asked for once."""
-
-    batch_sampler: EpochBatchSampler
-    _resume_position: Callable[[], int] | None
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.batch_sampler.epoch}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.batch_sampler.set_epoch(state["epoch"])
-        self.batch_sampler.resume_position = self._resume_position
-
-
-class ResumableLoader(ResumesMidEpoch, DataLoader):
-    def __init__(self, *args, resume_position: Callable[[], int], **kwargs):
-        super().__init__(*args, **kwargs)
-        self._resume_position = resume_position
-
-
 def loader_workers(setting: int | str, local_devices: int, cores: int | None = None) -> int:
     """data.workers: a number per device, or "auto": this machine's usable cores shared by the devices on it,
     one core per device left for its training process (which feeds the device and runs the step)."""
@@ -131,13 +78,17 @@ def loader_workers(setting: int | str, local_devices: int, cores: int | None = N
 
 
 class StoreDataModule(L.LightningDataModule):
-    def __init__(self, store_dir: str, train_preset: TrainPreset, eval_preset: EvalPreset, batch_size: int = 128,
-                 workers: int | str = 2, seed: int = 0, in_memory: bool = False, decoder: str = "cpu"):
+    def __init__(self, data: DataConfig, train_preset: TrainPreset, eval_preset: EvalPreset, seed: int):
+        """data: the `data` group (store, batch, loader and minival settings)."""
         super().__init__()
-        self.store_dir, self.batch_size, self.workers, self.seed = store_dir, batch_size, workers, seed
-        self.in_memory, self.decoder = in_memory, decoder
+        self.data, self.seed = data, seed
         self.train_preset, self.eval_preset = train_preset, eval_preset
-        self.info = read_info(store_dir)
+        self.info = read_info(data.store_dir)
+        reader = ShardReader(data.store_dir, "train")
+        self.split = dict(zip(("train", "minival"), minival.split(reader.names, reader.labels,
+                                                                   data.minival_per_class)))
+        # One fixed permutation (not the run's seed): every seed of the control memorises the same labels.
+        self.labels = np.random.default_rng(0).permutation(reader.labels) if data.shuffle_labels else None
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int = 0):
         images, labels = batch
@@ -146,7 +97,7 @@ class StoreDataModule(L.LightningDataModule):
             # This step's randomness (crops, flips, lighting, then dropout) is a function of (seed, step, rank)
             # alone, so a run resumed from any checkpoint draws exactly what an uninterrupted run would have.
             # Lightning moves the batch (this hook) before on_train_batch_start: seeding belongs here.
-            torch.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 4096 + trainer.global_rank)
+            torch.manual_seed(stream_seed(self.seed, "step", trainer.global_step, trainer.global_rank))
             return self.train_preset.on(images.device)(images), labels
         return self.eval_preset.on(images.device)(images), labels
 
@@ -160,23 +111,26 @@ class StoreDataModule(L.LightningDataModule):
 
     def per_device_batch(self) -> int:
         rank, world = self._world()
-        if self.batch_size % world:
-            raise ValueError(f"data.batch_size={self.batch_size} is not divisible by the {world} devices")
-        return self.batch_size // world
+        if self.data.batch_size % world:
+            raise ValueError(f"data.batch_size={self.data.batch_size} is not divisible by the {world} devices")
+        return self.data.batch_size // world
 
-    def _loader(self, split: str, shuffle: bool):
+    def _loader(self, part: str, shuffle: bool):
+        """part: "train" or "minival", both records of the store's training split."""
         rank, world = self._world()
         local_devices = self.trainer.num_devices if self.trainer is not None else 1
-        workers = loader_workers(self.workers, local_devices)
+        workers = loader_workers(self.data.workers, local_devices)
         resume = self._batches_done_this_epoch if shuffle else None
-        if self.decoder == "dali":
+        indices = self.split[part]
+        if self.data.decoder == "dali":
             from alexnet_repro.data.dali_loader import DaliLoader  # an optional extra: imported only when asked
 
-            reader = ShardReader(self.store_dir, split)
-            sampler = EpochBatchSampler(len(reader), self.per_device_batch(), shuffle, self.seed, rank, world)
+            reader = ShardReader(self.data.store_dir, "train")
+            sampler = EpochBatchSampler(len(indices), self.per_device_batch(), shuffle, self.seed, rank, world)
             return DaliLoader(reader, sampler, device=self.trainer.strategy.root_device, threads=max(workers, 1),
-                              resume_position=resume)
-        dataset = StoreDataset(self.store_dir, split, self.train_preset.image_size, self.in_memory)
+                              resume_position=resume, indices=indices)
+        dataset = StoreDataset(self.data.store_dir, "train", self.train_preset.image_size, self.data.in_memory,
+                               indices, self.labels)
         sampler = EpochBatchSampler(len(dataset), self.per_device_batch(), shuffle, self.seed, rank, world)
         # Pinned host memory, so the copy to the GPU is asynchronous (Lightning moves batches non_blocking).
         kwargs = dict(batch_sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
@@ -193,4 +147,4 @@ class StoreDataModule(L.LightningDataModule):
         return self._loader("train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("minival", shuffle=False)  # Lightning's "validation" loop: minival

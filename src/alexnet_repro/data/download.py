@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from torchvision.datasets.imagenet import ARCHIVE_META
 
-from alexnet_repro.config import SourceConfig
 from alexnet_repro.data.fetch import fetch
-from alexnet_repro.data.generate import generate
+from alexnet_repro.data.generate import generate, spec_from
 from alexnet_repro.data.ilsvrc import index_ilsvrc, ingest_imagefolder
 from alexnet_repro.data.safe_tar import extract_to
+
+if TYPE_CHECKING:  # the data group's schema, for its type only: this module takes its values
+    from alexnet_repro.data.config import SourceConfig
 
 # Imagenette's published archives and class names (fast.ai; the same values torchvision's Imagenette holds
 # in private attributes, copied here so that a torchvision release cannot move them).
@@ -51,7 +54,7 @@ def fetch_ilsvrc(location: str, dest_dir: Path, verify_md5: bool, progress: bool
 def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
     raw_dir = Path(raw_dir)
     if source.kind == "embedded":
-        paths = generate(source.location, source.generated, workers=workers, progress=progress)
+        paths = generate(source.location, spec_from(source.generated), workers=workers, progress=progress)
         return index_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "ilsvrc":
         paths = fetch_ilsvrc(source.location, Path(source.download_dir), source.verify_md5, progress)

@@ -29,6 +29,7 @@ from scipy.io import savemat
 from tqdm import tqdm
 
 from alexnet_repro.atomic import atomic_path
+from alexnet_repro.basics import ConfigError, in_range
 from alexnet_repro.workers import map_in_processes
 
 SHAPES = ("disc", "square", "triangle", "star", "cross", "ring", "hexagon", "crescent", "arrow", "diamond")
@@ -45,6 +46,23 @@ class GeneratedSpec:
     val_per_class: int = 50
     seed: int = 0
     quality: int = 90
+
+
+def spec_from(settings: dict) -> GeneratedSpec:
+    """data.source.generated (conf/data/*.yaml) as a GeneratedSpec; a key it lacks or an impossible value is
+    one ConfigError naming the key."""
+    known = GeneratedSpec.__dataclass_fields__
+    for key, value in settings.items():
+        if key not in known:
+            raise ConfigError(f"data.source.generated.{key} is not a key; choose among {list(known)}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"data.source.generated.{key}={value!r} is impossible; it must be a whole number")
+    spec = GeneratedSpec(**settings)
+    in_range("data.source.generated.classes", spec.classes, 2)
+    for key in ("train_per_class", "val_per_class"):
+        in_range(f"data.source.generated.{key}", getattr(spec, key), 1)
+    in_range("data.source.generated.quality", spec.quality, 1, 100)
+    return spec
 
 
 def wnid(c: int) -> str:

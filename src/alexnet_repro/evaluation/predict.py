@@ -8,8 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from alexnet_repro.config import MODES
 from alexnet_repro.export import ExportedModel
+from alexnet_repro.results import MODES
 
 
 def softmax_over_patches(model: ExportedModel, images: torch.Tensor, modes=MODES) -> dict[str, torch.Tensor]:

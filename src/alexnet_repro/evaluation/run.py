@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,33 +12,13 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from alexnet_repro import provenance, results
-from alexnet_repro.config import MODES
 from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import fingerprint, read_info
+from alexnet_repro.evaluation.config import EvaluateConfig
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
-from alexnet_repro.export import FILENAME, ExportedModel, ExportError, load_model
+from alexnet_repro.export import ExportedModel, ExportError, load_model
 
 log = logging.getLogger(__name__)
-
-
-def _finished(run: Path) -> bool:
-    return (run / results.TRAIN_SUMMARY).exists() and (run / FILENAME).exists()  # the summary is written last
-
-
-def find_models(runs_dir: Path) -> dict[str, Path]:
-    """{"seed0": .../model.pt, ...}: the finished seed<k> runs of an experiment's folder (runs killed, still
-    running or moved to replaced/ are not seeds), or a single finished run folder."""
-    seeds = sorted((p for p in runs_dir.glob("seed*") if re.fullmatch(r"seed\d+", p.name)),
-                   key=lambda p: int(p.name[4:]))
-    unfinished = [p.name for p in seeds if not _finished(p)]
-    if unfinished:
-        log.warning("%s: %s not finished, left out", runs_dir, ", ".join(unfinished))
-    found = {p.name: p / FILENAME for p in seeds if _finished(p)}
-    if not found and _finished(runs_dir):
-        found = {"run": runs_dir / FILENAME}
-    if not found:
-        raise FileNotFoundError(f"no finished run under {runs_dir}: train this experiment first")
-    return found
 
 
 def _device(name: str) -> torch.device:
@@ -83,39 +62,49 @@ def _features(model: ExportedModel, store_dir: str, val: DataLoader, labels: np.
     return out
 
 
-def evaluate(experiment: str, runs_dir: str | Path, out_dir: str | Path, store_dir: str, modes=MODES,
-             batch_size: int = 10, workers: int = 2, features_train_max: int = 5000, device: str = "auto",
-             progress: bool = True, dataset: str = "", profile: str = "") -> results.ExperimentResult:
-    """features_train_max: training images whose fc7 features are saved (0: none, only validation's)."""
-    runs_dir, dev = Path(runs_dir), _device(device)
-    paths = find_models(runs_dir)
-    models = {seed: load_matching(path, store_dir, dev) for seed, path in paths.items()}
-    runs = {seed: results.load_run(path.parent) for seed, path in paths.items()}
-    sides = {model.preset.image_size for model in models.values()}
+def evaluate(cfg: EvaluateConfig, progress: bool = True) -> results.ExperimentResult:
+    """Every seed cfg.seeds names, at its checkpoint chosen on minival and at its last, on the validation images
+    (scored here and nowhere else); features for Figure 4 when cfg.experiment_name is in cfg.features_for."""
+    dev, store_dir = _device(cfg.device), cfg.data.store_dir
+    records, notes = results.finished_runs(cfg.runs_dir, cfg.seeds)
+    for note in notes:
+        log.warning("%s: %s", cfg.runs_dir, note)
+    if not records:
+        raise FileNotFoundError(f"no finished run of seeds {list(cfg.seeds)} under {cfg.runs_dir}: train this "
+                                "experiment first")
+    seeds = [r.name for r in records]
+    chosen = {r.name: load_matching(r.model(), store_dir, dev) for r in records}
+    runs = {r.name: results.load_run(r.folder) for r in records}
+    sides = {model.preset.image_size for model in chosen.values()}
     if len(sides) > 1:
-        raise ExportError(f"the runs under {runs_dir} expect images of different sizes {sorted(sides)}: "
+        raise ExportError(f"the runs under {cfg.runs_dir} expect images of different sizes {sorted(sides)}: "
                           "an experiment's seeds must share one configuration")
-    val = _loader(store_dir, "val", sides.pop(), batch_size, workers)
+    val = _loader(store_dir, "val", sides.pop(), cfg.batch_size, cfg.workers)
     names = val.dataset.reader.names
-    per_seed = {seed: predict([model], val, modes, dev, progress) for seed, model in models.items()}
+    per_seed = {seed: predict([model], val, cfg.modes, dev, progress) for seed, model in chosen.items()}
     labels = next(iter(per_seed.values()))[1]
-    seeds = list(models)
-    metrics: dict = {"experiment": experiment, "seeds": seeds, "num_images": len(names), "per_seed": {}}
+    metrics: dict = {"experiment": cfg.experiment_name, "seeds": seeds, "num_images": len(names), "per_seed": {},
+                     "per_seed_last": {}, "ignored": notes}
     best5, ensemble5 = {}, {}
-    for mode in modes:
+    for mode in cfg.modes:
         best5[mode] = np.stack([top5(per_seed[s][0][mode]) for s in seeds])
         for seed, classes in zip(seeds, best5[mode]):
             metrics["per_seed"].setdefault(seed, {})[mode] = error_rates(classes, labels)
         # The ensemble: the softmax averaged over seeds (Table 2's "5 CNNs").
         ensemble5[mode] = top5(np.mean([per_seed[s][0][mode] for s in seeds], axis=0))
         metrics[mode] = error_rates(ensemble5[mode], labels)
-    first = models[seeds[0]]
+    for record in records:  # the last weights too: how much the choice on minival moved each seed
+        last = load_matching(record.model(last=True), store_dir, dev)
+        scores = predict([last], val, cfg.modes, dev, progress)[0]
+        metrics["per_seed_last"][record.name] = {m: error_rates(top5(scores[m]), labels) for m in cfg.modes}
+    first = chosen[seeds[0]]
+    features = cfg.features_train_max if cfg.experiment_name in cfg.features_for else 0
+    conv1 = np.stack([m.net.features.conv1.weight.detach().cpu().numpy() for m in chosen.values()])
     result = results.ExperimentResult(
-        experiment, dataset, profile, seeds, labels, list(names), best5, ensemble5, metrics, runs,
-        first.classes, first.net.spec.towers, provenance.collect(fingerprint(store_dir)),
-        first.net.features.conv1.weight.detach().cpu().numpy(),
-        _features(first, store_dir, val, labels, names, batch_size, workers, features_train_max, dev))
-    results.write(out_dir, result)
+        cfg.experiment_name, cfg.data.name, cfg.profile_name, seeds, labels, list(names), best5, ensemble5, metrics,
+        runs, first.classes, first.net.spec.towers, provenance.collect(fingerprint(store_dir)), conv1[0],
+        _features(first, store_dir, val, labels, names, cfg.batch_size, cfg.workers, features, dev), conv1)
+    results.write(cfg.out_dir, result)
     return result
 
 
@@ -130,7 +119,7 @@ def log_to_wandb(result: results.ExperimentResult, logger_cfg, out_dir: str | Pa
                      name=f"{result.experiment}-evaluate", tags=[f"data:{result.dataset}", f"profile:{result.profile}"],
                      dir=str(out_dir), mode=os.environ.get("WANDB_MODE", logger_cfg.mode),
                      config={"experiment": result.experiment, "seeds": result.seeds})
-    for mode in MODES:
+    for mode in results.MODES:
         if mode in result.metrics:
             for key, value in result.metrics[mode].items():
                 run.summary[f"eval/{mode}/{key}"] = value

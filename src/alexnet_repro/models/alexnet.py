@@ -73,6 +73,10 @@ class AlexNetConfig:
     input_size: int = 227  # 227 (pad 0, cuda-convnet), 224 (conv1 pad 2, torchvision), or smaller: see below
     width: float = 1.0  # scales every layer's width; < 1 for the small embedded profile
     init: str = "paper"  # section 5: paper (biases 1) | caffe (biases 0.1) | kaiming (for small fast runs)
+    # Section 7: "removing any of the middle convolutional layers results in a loss of about 2% ... top-1":
+    # a subset of conv3, conv4, conv5 to leave out (the next layer then reads the previous one's channels).
+    remove_convs: list = field(default_factory=list)
+    conv6: bool = False  # section 6's "1 CNN*": an extra sixth convolutional layer over the last pooling layer
 
     def __post_init__(self) -> None:
         if isinstance(self.lrn, dict):
@@ -88,6 +92,11 @@ class AlexNetConfig:
         _require(1 <= self.pool_kernel <= 7, "pool_kernel", self.pool_kernel, "it must lie in [1, 7]")
         _require(1 <= self.pool_stride <= self.pool_kernel, "pool_stride", self.pool_stride,
                  "it must lie in [1, pool_kernel]")
+        _require(set(self.remove_convs) <= set(MIDDLE_CONVS), "remove_convs", self.remove_convs,
+                 f"choose among {list(MIDDLE_CONVS)}")
+
+
+MIDDLE_CONVS = ("conv3", "conv4", "conv5")
 
 
 def _out(size: int, kernel: int, stride: int, pad: int = 0) -> int:
@@ -155,19 +164,23 @@ class AlexNet(nn.Module):
             return TowerLRN(t, lrn.size, lrn.alpha, lrn.beta, lrn.k, lrn.alpha_over_n)
 
         sizes = feature_map_sizes(spec)
-        self.features = nn.Sequential(OrderedDict([
+        layers = [
             ("conv1", nn.Conv2d(3, c1, 11, stride=4, padding=conv1_padding(spec.input_size))),  # (B, 96, 55, 55)
             ("act1", act()), ("norm1", norm()), ("pool1", pool()),                              # (B, 96, 27, 27)
             ("conv2", nn.Conv2d(c1, c2, 5, padding=2, groups=t)),                               # (B, 256, 27, 27)
             ("act2", act()), ("norm2", norm()), ("pool2", pool()),                              # (B, 256, 13, 13)
-            ("conv3", nn.Conv2d(c2, c3, 3, padding=1)),            # both towers               # (B, 384, 13, 13)
-            ("act3", act()),
-            ("conv4", nn.Conv2d(c3, c4, 3, padding=1, groups=t)),                               # (B, 384, 13, 13)
-            ("act4", act()),
-            ("conv5", nn.Conv2d(c4, c5, 3, padding=1, groups=t)),                               # (B, 256, 13, 13)
-            ("act5", act()), ("pool5", pool()),                                                 # (B, 256, 6, 6)
-        ]))
-        self.flat_features = c5 * sizes["pool5"] ** 2  # 9216 for the paper's net
+        ]
+        # The middle layers (section 7's depth ablation leaves some out): conv3 reads both towers.
+        channels = c2
+        for name, width, groups in (("conv3", c3, 1), ("conv4", c4, t), ("conv5", c5, t)):  # (B, 384/384/256, 13, 13)
+            if name not in spec.remove_convs:
+                layers += [(name, nn.Conv2d(channels, width, 3, padding=1, groups=groups)), (f"act{name[-1]}", act())]
+                channels = width
+        layers.append(("pool5", pool()))                                                        # (B, 256, 6, 6)
+        if spec.conv6:
+            layers += [("conv6", nn.Conv2d(channels, channels, 3, padding=1, groups=t)), ("act6c", act())]
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.flat_features = channels * sizes["pool5"] ** 2  # 9216 for the paper's net
         self.fc6 = nn.Linear(self.flat_features, fc)
         self.act6 = act()
         self.drop6 = nn.Dropout(spec.dropout)
@@ -180,7 +193,7 @@ class AlexNet(nn.Module):
     def reset_parameters(self) -> None:
         """Section 5: weights ~ N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7 (ReLUs start with
         positive input), 0 elsewhere. Caffe's reference used 0.1 ("1 gave flat loss")."""
-        ones = {"conv2", "conv4", "conv5", "fc6", "fc7"}
+        ones = {"conv2", "conv4", "conv5", "conv6", "fc6", "fc7"}
         bias_one = {"paper": 1.0, "caffe": 0.1, "kaiming": 0.0}.get(self.spec.init)
         if bias_one is None:
             raise ValueError(f"init must be paper, caffe or kaiming, got {self.spec.init!r}")

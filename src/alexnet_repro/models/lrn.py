@@ -18,6 +18,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def window_sums(x: torch.Tensor, towers: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, S): x as (B*towers, C/towers, H, W), so the channel window cannot cross a tower boundary, and S, the
+    sum of a^2 over channels max(0, i-n/2)..min(N-1, i+n/2). Differences of a running sum: half the time of
+    torch.nn.LocalResponseNorm's avg_pool3d on a CPU (tests/test_model.py checks it against the formula)."""
+    b, c, h, w = x.shape
+    a = x.reshape(b * towers, c // towers, h, w)
+    squares = F.pad(a * a, (0, 0, 0, 0, size // 2 + 1, (size - 1) // 2))
+    running = squares.cumsum(1)
+    return a, running[:, size:] - running[:, :-size]
+
+
 class TowerLRN(nn.Module):
     def __init__(self, towers: int, size: int, alpha: float, beta: float, k: float, alpha_over_n: bool = True):
         super().__init__()
@@ -25,16 +36,8 @@ class TowerLRN(nn.Module):
         self.scale = alpha / size if alpha_over_n else alpha
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        # (B, C, H, W) -> (B*towers, C/towers, H, W): the channel window cannot cross a tower boundary.
-        a = x.reshape(b * self.towers, c // self.towers, h, w)
-        # Window sums of a^2 over channels max(0, i-n/2)..min(N-1, i+n/2) as differences of a running sum:
-        # half the time of torch.nn.LocalResponseNorm's avg_pool3d on a CPU (bench: tests/test_model.py
-        # checks the result against the formula).
-        squares = F.pad(a * a, (0, 0, 0, 0, self.size // 2 + 1, (self.size - 1) // 2))
-        running = squares.cumsum(1)
-        window = running[:, self.size:] - running[:, : -self.size]
-        return (a / (self.k + self.scale * window).pow(self.beta)).reshape(b, c, h, w)
+        a, window = window_sums(x, self.towers, self.size)
+        return (a / (self.k + self.scale * window).pow(self.beta)).reshape(x.shape)
 
     def extra_repr(self) -> str:
         return f"towers={self.towers}, size={self.size}, alpha'={self.scale:g}, beta={self.beta}, k={self.k}"

@@ -30,7 +30,7 @@ def training_curves(histories: dict[str, list[dict[str, list[float]]]], path: Pa
             epochs = np.arange(1, len(h["train/err_top1"]) + 1)
             line, = axes[0].plot(epochs, h["train/err_top1"], color=color, lw=1, label=name if i == 0 else None)
             color = line.get_color()
-            axes[1].plot(epochs, h["val/err_top1"], color=color, lw=1, label=name if i == 0 else None)
+            axes[1].plot(epochs, h["minival/err_top1"], color=color, lw=1, label=name if i == 0 else None)
     for ax, title in zip(axes, ("training top-1 error", "validation top-1 error (centre crop)")):
         ax.set_title(title)
         ax.set_xlabel("epoch")

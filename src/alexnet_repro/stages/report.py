@@ -4,8 +4,9 @@ import hydra
 from omegaconf import DictConfig
 
 from alexnet_repro.cli import CONFIG_DIR, launch, log, user_errors
-from alexnet_repro.config import ReportConfig, validate
 from alexnet_repro.report.build import build_report
+from alexnet_repro.report.config import ReportConfig
+from alexnet_repro.schema import validate
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="report")

@@ -4,8 +4,9 @@ import hydra
 from omegaconf import DictConfig
 
 from alexnet_repro.cli import CONFIG_DIR, launch, user_errors
-from alexnet_repro.config import PrepareConfig, validate
+from alexnet_repro.data.config import PrepareConfig
 from alexnet_repro.data.resize import build_store
+from alexnet_repro.schema import validate
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")

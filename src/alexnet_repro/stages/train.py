@@ -12,7 +12,7 @@ from alexnet_repro.training.run import train
 def main(cfg: DictConfig) -> float | None:
     with user_errors():
         summary = train(cfg, HydraConfig.get().runtime.output_dir)
-    return summary["best_val_err_top1"]  # for Hydra sweepers that minimise
+    return summary["best_selection_err_top1"]  # for Hydra sweepers that minimise: minival, never validation
 
 
 def cli() -> None:

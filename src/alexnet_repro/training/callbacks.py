@@ -14,8 +14,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from alexnet_repro.atomic import atomic_path, write_bytes
 from alexnet_repro.viz import filter_grid
 
-HISTORY_COLUMNS = ["epoch", "step", "train/loss", "train/err_top1", "val/loss", "val/err_top1", "val/err_top5",
-                   "lr", "train/images_per_s", "train/images_per_s_per_device", "train/data_wait_frac", "wall_s"]
+HISTORY_COLUMNS = ["epoch", "step", "train/loss", "train/err_top1", "minival/loss", "minival/err_top1",
+                   "minival/err_top5", "lrn/norm1_window_mean", "lrn/norm2_window_mean", "lr", "train/images_per_s",
+                   "train/images_per_s_per_device", "train/data_wait_frac", "wall_s"]
 
 
 class Throughput(L.Callback):

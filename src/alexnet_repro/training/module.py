@@ -10,10 +10,15 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_repro.models import AlexNet, AlexNetConfig
+from alexnet_repro.models.lrn import window_sums
+
+SELECTION = "minival"  # the split every training decision reads (data/minival.py): never the validation images
+LRN_SITES = ("norm1", "norm2")
 
 
 def plateau_schedule(opt: torch.optim.Optimizer, lr: float, factor: float, patience: int, max_reductions: int):
-    """Section 5: divide by 10 when validation error stops improving, "reduced three times prior to
+    """Section 5: divide by 10 when the held-out error (minival's here, validation's in the paper) stops
+    improving, "reduced three times prior to
     termination": min_lr stops the schedule after `max_reductions` divisions."""
     floor = lr * factor**max_reductions * (1 - 1e-6)  # just below, so float rounding never blocks the last one
     return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=factor, patience=patience,
@@ -25,6 +30,16 @@ def sgd_kernel(params) -> dict:
     on CUDA, a loop on CPU) otherwise, fused's CPU kernel being no faster there. Lightning moves the module to
     its device before configure_optimizers, so the parameters' device is the training device."""
     return {"fused": True} if all(p.is_cuda for p in params) else {}
+
+
+def decay_groups(net: torch.nn.Module, weight_decay: float, decay_biases: bool) -> list[dict]:
+    """SGD's parameter groups: section 5's rule decays every weight; decay_biases=false spares the biases (what
+    most modern recipes do), docs/paper.md says which the profile uses."""
+    if decay_biases:
+        return [{"params": list(net.parameters()), "weight_decay": weight_decay}]
+    biases = [p for name, p in net.named_parameters() if name.endswith("bias")]
+    weights = [p for name, p in net.named_parameters() if not name.endswith("bias")]
+    return [{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}]
 
 
 class AlexNetModule(L.LightningModule):
@@ -43,6 +58,11 @@ class AlexNetModule(L.LightningModule):
         self.train_loss, self.train_wrong = MeanMetric(), MeanMetric()
         for metric in (self.train_loss, self.train_wrong):
             metric.persistent(True)
+        # Section 3.3's LRN divides by (k + alpha/n * S)^beta, S the window sum of squared activations: measured on
+        # minival at norm1 and norm2 (in every experiment, so the lrn_gain control's "constant gain" premise is a
+        # number, not an argument), read by forward pre-hooks while the held-out batches pass.
+        self.window_means = torch.nn.ModuleDict({site: MeanMetric() for site in LRN_SITES})
+        self._hooks = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -80,10 +100,23 @@ class AlexNetModule(L.LightningModule):
             self.train_loss.reset()
             self.train_wrong.reset()
 
+    def on_validation_epoch_start(self) -> None:
+        towers, size = self.net.spec.towers, self.net.spec.lrn.size
+        for site in LRN_SITES:
+            metric = self.window_means[site]
+            hook = lambda _, args, metric=metric: metric.update(window_sums(args[0].float(), towers, size)[1].mean())
+            self._hooks.append(getattr(self.net.features, site).register_forward_pre_hook(hook))
+
     def on_validation_epoch_end(self) -> None:
-        # compute() all-reduces across DDP ranks: every validation image counted once (see datamodule).
-        self.log("val/err_top1", 1.0 - self.val_top1.compute(), prog_bar=True)
-        self.log("val/err_top5", 1.0 - self.val_top5.compute())
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+        # compute() all-reduces across DDP ranks: every held-out image counted once (see datamodule).
+        self.log(f"{SELECTION}/err_top1", 1.0 - self.val_top1.compute(), prog_bar=True)
+        self.log(f"{SELECTION}/err_top5", 1.0 - self.val_top5.compute())
+        for site, metric in self.window_means.items():
+            self.log(f"lrn/{site}_window_mean", metric.compute())
+            metric.reset()
         self.val_top1.reset()
         self.val_top5.reset()
 
@@ -91,7 +124,7 @@ class AlexNetModule(L.LightningModule):
         x, y = batch
         x = self.layout(x)
         logits = self.net(x)
-        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
+        self.log(f"{SELECTION}/loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.val_top1.update(logits, y)
         self.val_top5.update(logits, y)
 
@@ -99,11 +132,12 @@ class AlexNetModule(L.LightningModule):
         o = self.hparams.optim
         # torch's SGD: v <- 0.9 v + (g + wd w); w <- w - lr v. With a constant lr this is the paper's
         # v <- 0.9 v - wd eps w - eps g; w <- w + v, scaled by eps.
-        opt = torch.optim.SGD(self.parameters(), lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"],
-                              **sgd_kernel(self.parameters()))
+        opt = torch.optim.SGD(decay_groups(self.net, o["weight_decay"], o["decay_biases"]), lr=o["lr"],
+                              momentum=o["momentum"], **sgd_kernel(self.parameters()))
         if o["schedule"] == "step":
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o["step_epochs"], gamma=o["factor"])
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         sched = plateau_schedule(opt, o["lr"], o["factor"], o["plateau_patience"], o["max_reductions"])
         return {"optimizer": opt,
-                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": "val/err_top1", "strict": True}}
+                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": f"{SELECTION}/err_top1",
+                                 "strict": True}}

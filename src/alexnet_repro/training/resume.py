@@ -7,12 +7,15 @@ What a start finds in its folder, and what it does:
   an unfinished run of the same configuration  resume from its checkpoints/last.ckpt
   an unfinished run of another configuration   stop with one line naming the keys that differ, unless
                                                fresh_start=true
-  a finished run (train_summary.json, the done marker, written last), a run killed before its first
-  checkpoint, or files of no run               move it to <experiment>/replaced/<seed folder>-<n> (nothing is
+  a finished run (train_summary.json, the done marker, written last) of the same configuration and the same
+  training code                                adopt it: "up to date", nothing is trained (a run trained by hand,
+                                               by a launcher or on another node counts for `dvc repro`)
+  a finished run of another configuration or code, a run killed before its first checkpoint, or files of no
+  run                                          move it to <experiment>/replaced/<seed folder>-<n> (nothing is
                                                lost; the log says where), then train from step 0
-A finished run is trained again rather than skipped: whoever starts it (a user, or DVC because code, config or
-data changed) wants a new result. The fingerprint covers what decides the result: the resolved config without
-paths, logging and loader settings, plus the store's content fingerprint.
+The fingerprint covers what decides the result: the resolved config without paths, logging and loader settings,
+plus the store's content fingerprint; adoption also needs the hash of the code training runs (code_hash.py),
+which a resume does not (an unfinished run goes on after a fix elsewhere in the training code).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_repro.atomic import write_json
@@ -79,13 +83,15 @@ def _stored(run_dir: Path) -> dict | None:
         return None
 
 
-def _inspect(run_dir: Path, fingerprint: str) -> tuple[str, str]:
-    """("fresh" | "resume" | "replace" | "changed", why) for what run_dir holds; changes nothing."""
+def _inspect(run_dir: Path, fingerprint: str, code: str) -> tuple[str, str]:
+    """("fresh" | "adopt" | "resume" | "replace" | "changed", why) for what run_dir holds; changes nothing."""
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return "fresh", ""
     stored = _stored(run_dir)
     if (run_dir / TRAIN_SUMMARY).exists():
-        return "replace", "holds a finished run"
+        if stored is not None and stored.get("fingerprint") == fingerprint and stored.get("code") == code:
+            return "adopt", ""
+        return "replace", "holds a finished run of another configuration or training code"
     if stored is None:
         return "replace", "holds files of no known run"
     if not (run_dir / LAST_CKPT).exists():
@@ -95,22 +101,34 @@ def _inspect(run_dir: Path, fingerprint: str) -> tuple[str, str]:
     return "resume", ""
 
 
-def prepare(run_dir: Path, config: dict, rank_zero: bool = True, fresh_start: bool = False) -> Path | None:
-    """Make run_dir ready for `config` (run_config()'s dict); returns the checkpoint to resume from, or None.
+@dataclass
+class Start:
+    """How a training starts: from `checkpoint` (None: step 0), or not at all (`adopted`: the finished run's
+    summary, which is this run's result)."""
+
+    checkpoint: Path | None = None
+    adopted: dict | None = None
+
+
+def prepare(run_dir: Path, config: dict, rank_zero: bool = True, fresh_start: bool = False, code: str = "") -> Start:
+    """Make run_dir ready for `config` (run_config()'s dict) trained by `code` (code_hash's fingerprint).
 
     Only rank zero changes files. Other ranks (DDP's later processes, SLURM's other tasks) reach the same
     answer whether they look before or after rank zero has tidied up: both states read "fresh" or "resume"."""
     fingerprint = fingerprint_of(config)
-    action, why = _inspect(run_dir, fingerprint)
+    action, why = _inspect(run_dir, fingerprint, code)
+    if action == "adopt" and not fresh_start:
+        log.info("%s: up to date (a finished run of this configuration, data and code): nothing to train", run_dir)
+        return Start(adopted=json.loads((run_dir / TRAIN_SUMMARY).read_text()))
     if action == "changed" and not fresh_start:
         raise ConfigChanged(f"{run_dir} {why} ({differing_keys(_stored(run_dir)['config'], config)}): run it with "
                             "its own config to resume it, or add fresh_start=true to set it aside and start over")
     if action == "resume" and not fresh_start:
         log.info("%s: resuming from %s", run_dir, LAST_CKPT)
-        return run_dir / LAST_CKPT
+        return Start(checkpoint=run_dir / LAST_CKPT)
     if rank_zero:
         if action != "fresh":
-            _move_aside(run_dir, why if action != "resume" else "was asked to start fresh")
+            _move_aside(run_dir, why if action not in ("resume", "adopt") else "was asked to start fresh")
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / FINGERPRINT, {"fingerprint": fingerprint, "config": config})
-    return None
+        write_json(run_dir / FINGERPRINT, {"fingerprint": fingerprint, "config": config, "code": code})
+    return Start()

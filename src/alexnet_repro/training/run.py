@@ -14,20 +14,25 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet_repro import health
 from alexnet_repro.atomic import write_bytes
-from alexnet_repro.config import TrainConfig, TrainerConfig, validate
+from alexnet_repro.code_hash import code_fingerprint
 from alexnet_repro.data.dali_loader import check_dali
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.data.store import downscale, fingerprint, read_info
-from alexnet_repro.export import FILENAME, save_model
-from alexnet_repro.results import write_train_summary
+from alexnet_repro.export import FILENAME, LAST_FILENAME, ExportError, load_model, save_model
+from alexnet_repro.results import read_history, write_train_summary
+from alexnet_repro.schema import validate
+from alexnet_repro.seeds import stream_seed
 from alexnet_repro.training import resume
 from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
-from alexnet_repro.training.module import AlexNetModule
+from alexnet_repro.training.config import TrainConfig, TrainerConfig
+from alexnet_repro.training.module import SELECTION, AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
 WANDB_ID = "wandb_id.txt"
+TRAINING_ENTRY = "alexnet_repro.stages.train"  # the code a run's adoption fingerprint covers (code_hash.py)
 
 
 def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
@@ -87,8 +92,28 @@ def speed_up(module: AlexNetModule, t: TrainerConfig) -> None:
         module.net.compile(mode=t.compile_mode)
 
 
+def initial_weights(module: AlexNetModule, path: str) -> None:
+    """init_from: another run's exported model starts this one (section 6: pretrain, then fine-tune). Every
+    layer but fc8 must match; fc8 is taken too when the classes are the same, kept fresh when they differ."""
+    source = load_model(path).net.state_dict()
+    target = module.net.state_dict()
+    mismatched = [k for k in target if k in source and source[k].shape != target[k].shape and not k.startswith("fc8")]
+    missing = [k for k in target if k not in source]
+    if mismatched or missing:
+        raise ExportError(f"init_from={path}: its net differs from this one ({', '.join(mismatched + missing)}): "
+                          "fine-tuning needs the same layers")
+    module.net.load_state_dict({k: v for k, v in source.items() if v.shape == target[k].shape}, strict=False)
+
+
+def run_health(history: dict[str, list[float]], classes: int, cfg: TrainConfig) -> dict:
+    o = cfg.optim
+    floor = o.lr * o.factor ** o.max_reductions * (1 + 1e-6) if o.schedule == "plateau" else 0.0
+    return health.classify(history.get("train/loss", []), history.get("train/err_top1", []), history.get("lr", []),
+                           classes, floor, cfg.trainer.max_epochs)
+
+
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
-    cfg = validate(raw_cfg)
+    cfg = validate(raw_cfg, TrainConfig)
     if cfg.data.decoder == "dali":  # before any run folder is touched: a one-line error, never a CPU fallback
         check_dali(uses_cuda(cfg.trainer), read_info(cfg.data.store_dir).encoding, cfg.data.image_size)
     run_dir = Path(run_dir).resolve()
@@ -96,9 +121,13 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     resolved.pop("hydra", None)
     store = fingerprint(cfg.data.store_dir)
     # An explicit ckpt_path is the user's choice; otherwise the folder decides (resume.py).
-    ckpt_path = cfg.ckpt_path or resume.prepare(run_dir, resume.run_config(resolved, store),
-                                                rank_zero_only.rank == 0, cfg.fresh_start)
-    L.seed_everything(cfg.seed, workers=True)
+    start = resume.Start(checkpoint=Path(cfg.ckpt_path)) if cfg.ckpt_path else resume.prepare(
+        run_dir, resume.run_config(resolved, store), rank_zero_only.rank == 0, cfg.fresh_start,
+        code=code_fingerprint(TRAINING_ENTRY))
+    if start.adopted is not None:
+        return start.adopted
+    ckpt_path = start.checkpoint
+    L.seed_everything(stream_seed(cfg.seed, "init", bits=32), workers=True)  # the initial weights' own stream
 
     stats = PixelStats.load(cfg.data.stats_path)
     a = cfg.augment
@@ -106,16 +135,17 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
     size = cfg.model.input_size
     train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, a.lighting_std,
                                a.lighting_sqrt_eigenvalues, a.random_crop, a.flip)
-    data = StoreDataModule(cfg.data.store_dir, train_preset, EvalPreset(norm, size), cfg.data.batch_size,
-                           cfg.data.workers, cfg.seed, cfg.data.in_memory, cfg.data.decoder)
+    data = StoreDataModule(cfg.data, train_preset, EvalPreset(norm, size), cfg.seed)
     model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
     resolved["model"]["num_classes"] = data.num_classes
     module = AlexNetModule(asdict(model), asdict(cfg.optim), channels_last=cfg.trainer.channels_last)
+    if cfg.init_from and ckpt_path is None:
+        initial_weights(module, cfg.init_from)
     speed_up(module, cfg.trainer)
 
-    # best.ckpt by the paper's criterion, validation top-1 error.
-    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/err_top1", mode="min",
-                           save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False)
+    # best.ckpt by the paper's criterion, top-1 error, on minival: never on the images evaluate scores.
+    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=f"{SELECTION}/err_top1",
+                           mode="min", save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False)
     t = cfg.trainer
     limits = {k: v for k, v in (("limit_train_batches", t.limit_train_batches),
                                 ("limit_val_batches", t.limit_val_batches)) if v is not None}
@@ -138,17 +168,20 @@ def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tupl
         run.finish()
     summary = {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
-        "global_step": trainer.global_step, "metrics": metrics,
-        "best_val_err_top1": None if best.best_model_score is None else float(best.best_model_score),
+        "global_step": trainer.global_step, "metrics": metrics, "selection": SELECTION,
+        "best_selection_err_top1": None if best.best_model_score is None else float(best.best_model_score),
         "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best.best_model_path else None,
         "wandb_url": wandb_url,
     }
     if trainer.is_global_zero and not t.fast_dev_run:
-        # The best epoch's weights as a plain model: what evaluation loads (export.py).
+        # The last weights, then the chosen epoch's, as plain models: what evaluation loads (export.py).
+        save_model(run_dir / LAST_FILENAME, module.net, data.info.classes, store, norm)
         best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(best_state)
         save_model(run_dir / FILENAME, module.net, data.info.classes, store, norm)
-        summary["model"] = FILENAME
+        summary.update(model=FILENAME, model_last=LAST_FILENAME,
+                       health=run_health(read_history(run_dir / "history.csv"), data.num_classes, cfg),
+                       health_rule=health.RULE)
         OmegaConf.save(OmegaConf.create(resolved), run_dir / "resolved_config.yaml")
         write_train_summary(run_dir, summary)
     return summary

@@ -1,0 +1,36 @@
+"""The schema of src/report.py's config (conf/report.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from alexnet_repro.basics import choice, in_range
+from alexnet_repro.data.config import DataConfig
+from alexnet_repro.results import MODES
+from alexnet_repro.schema import PathsConfig, register
+
+
+@dataclass
+class ReportConfig:
+    """src/report.py."""
+
+    paths: PathsConfig = MISSING
+    data: DataConfig = MISSING
+    profile_name: str = MISSING
+    results_dir: str = MISSING
+    out_dir: str = MISSING
+    baseline: str = MISSING
+    mode: str = MISSING
+    bootstrap_samples: int = MISSING
+    seed: int = MISSING
+    relu_tanh_threshold: float = MISSING  # Figure 1's training-error level (the paper: 25% on CIFAR-10)
+
+    def __post_init__(self) -> None:
+        choice("mode", self.mode, MODES)
+        in_range("bootstrap_samples", self.bootstrap_samples, 100)
+        in_range("relu_tanh_threshold", self.relu_tanh_threshold, 0.0, 1.0, low_open=True)
+
+
+register({"data": DataConfig}, ("report", ReportConfig))
