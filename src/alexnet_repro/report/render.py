@@ -106,7 +106,7 @@ def ablations(n: ReportNumbers, fig_dir: Path) -> list:
     if not a.rows:
         return [Heading("Ablations"), Paragraph("No ablation was evaluated beside the baseline.")]
     where = ("" if n.summary.comparable else " Our data is not the paper's, so a verdict says the direction only "
-             "('not comparable'), never 'agrees'.")
+             "('not comparable'), with no claim of agreement.")
     out = [Heading("Ablations: change in error when a feature is removed"),
            Paragraph(f"Ours: {n.mode} error of the ablation minus the baseline's, on the same validation images, in "
                      "points; positive means removing the feature hurts. " + ESTIMATOR_RULE + " The verdict (on "
