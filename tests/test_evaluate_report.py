@@ -1,4 +1,4 @@
-"""Evaluation (centre, ten patches, ensembles), the paired bootstrap, the report and the notebook."""
+"""Evaluation (centre, ten patches, ensembles), the report and the notebook."""
 
 import json
 import shutil

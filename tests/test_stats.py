@@ -166,7 +166,9 @@ def test_verdicts_say_direction_and_whether_the_paper_is_inside():
     off = verdict(up, +1, 0.014, comparable=False, holm_p=0.03)
     assert off.text == "direction only: not comparable (same as the paper)" and off.holm_holds
     assert "agrees" not in verdict(up, -1, None).text
-    assert verdict(Effect(0.0, -0.01, 0.01, 3, 3, "paired t", 0.9), +1, 0.014, True).text == "inconclusive"
+    straddle = Effect(0.0, -0.01, 0.03, 3, 3, "paired t", 0.9)
+    assert verdict(straddle, +1, 0.014, True).text == "inconclusive; the paper's +1.4 is inside"
+    assert verdict(straddle, +1, 0.014, False).text == "inconclusive"  # not the paper's data: no comparison
     assert verdict(Effect(0.0, None, None, 1, 3, "none"), +1).text == "inconclusive (1 seed)"
     assert verdict(up, None).text == "no number in the paper"
     confounded = verdict(up, +1, 0.014, True, confound="note 1").text

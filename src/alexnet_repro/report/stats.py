@@ -129,8 +129,10 @@ def verdict(e: Effect, paper_sign: int | None, paper_delta: float | None = None,
     holds = None if not decided(e) or holm_p is None else holm_p < 1 - level
     if paper_sign is None:
         return Verdict("no number in the paper", "no paper claim", None, holds)
+    inside = None if paper_delta is None or not comparable else bool(e.low <= paper_delta <= e.high)
+    where = "" if inside is None else f"; the paper's {paper_delta * 100:+.1f} is {'inside' if inside else 'outside'}"
     if not decided(e):
-        return Verdict("inconclusive", "undetermined", None, holds)
+        return Verdict(f"inconclusive{where}", "undetermined", inside, holds)
     same = (e.low > 0) == (paper_sign > 0)
     direction = "same as the paper" if same else "opposite to the paper"
     if confound:
@@ -138,8 +140,4 @@ def verdict(e: Effect, paper_sign: int | None, paper_delta: float | None = None,
         return Verdict(f"none, confounded ({confound}); the interval lies {side}", direction, None, holds)
     if not comparable:
         return Verdict(f"direction only: not comparable ({direction})", direction, None, holds)
-    inside = paper_delta is not None and e.low <= paper_delta <= e.high
-    where = "inside" if inside else "outside"
-    words = "" if paper_delta is None else f"; the paper's {paper_delta * 100:+.1f} is {where}"
-    return Verdict(f"{'agrees' if same else 'contradicts'}{words}", direction,
-                   None if paper_delta is None else inside, holds)
+    return Verdict(f"{'agrees' if same else 'contradicts'}{where}", direction, inside, holds)
