@@ -455,3 +455,12 @@ def test_thumbnails_are_the_centre_patch_at_the_trained_scale(tiny_data):
     reader = ShardReader(tiny_data["store"], "val")
     assert _thumb(reader, 0, 128, 115).shape == (115, 115, 3)
     np.testing.assert_array_equal(_thumb(reader, 0, 256, 227), reader.image(0)[14:241, 14:241])
+
+
+def test_shuffled_labels_is_figure3s_control_not_an_ablation(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    _fabricate(tmp_path / "results", store, "shuffled_labels", 2, 0.75)
+    n = numbers(_cfg(tmp_path, store))
+    assert n.ablations.rows == () and n.figure3.shuffled is not None and len(n.figure3.shuffled) == 1
+    assert [name for name, _ in n.spread.rows] == ["baseline"]
