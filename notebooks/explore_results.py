@@ -33,7 +33,7 @@ from alexnet_repro.cli import CONFIG_DIR
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import kernels, neighbours
 from alexnet_repro.report.paper import ABLATIONS
-from alexnet_repro.report.stats import VERDICT_RULE, hierarchical_bootstrap, verdict
+from alexnet_repro.report.stats import ESTIMATOR_RULE, effect, verdict
 from alexnet_repro.viz import filter_grid
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
@@ -66,20 +66,24 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# ## Ablation deltas against the baseline (bootstrap over seeds, then images; 95%)
+# ## Ablation deltas against the baseline (t-interval over seeds, paired when the seed lists match; 95%)
 
 # %%
-print(VERDICT_RULE)
+print(ESTIMATOR_RULE)
 base = found["baseline"]
-base1, _ = base.errors("ten_crop")  # (seeds, images) 0/1 top-1 errors
+
+
+def top1(r):  # {seed: ten-crop top-1 error}: the seed is the unit the interval is over
+    return {s: r.metrics["per_seed"][s]["ten_crop"]["err_top1"] for s in r.seeds}
+
+
 effects = {}
 for name, r in found.items():
     if name != "baseline":
-        e1, _ = r.errors("ten_crop")
-        effects[name] = effect = hierarchical_bootstrap(base1, e1, samples=500, paired_seeds=r.seeds == base.seeds)
+        effects[name] = e = effect(top1(base), top1(r))
+        interval = "no interval" if e.low is None else f"[{e.low * 100:+6.1f}, {e.high * 100:+6.1f}]"
         paper_sign = ABLATIONS.get(name, (None,) * 5)[4]
-        print(f"{name:18s} {effect.point * 100:+6.1f} points  [{effect.low * 100:+6.1f}, {effect.high * 100:+6.1f}]"
-              f"  {verdict(effect, paper_sign)}")
+        print(f"{name:18s} {e.point * 100:+6.1f} points  {interval} ({e.method})  {verdict(e, paper_sign).text}")
 
 # %% [markdown]
 # ## The baseline's conv1 kernels (the paper's Figure 3)

@@ -1,7 +1,8 @@
-"""Evaluation (centre, ten patches, ensembles), the paired bootstrap, the report and the notebook."""
+"""Evaluation (centre, ten patches, ensembles), the report and the notebook."""
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from alexnet_repro.evaluation.predict import error_rates, predict, softmax_over_
 from alexnet_repro.evaluation.run import evaluate
 from alexnet_repro.export import ExportError, load_model
 from alexnet_repro.report.build import build_report
-from alexnet_repro.report.stats import VERDICT_RULE
+from alexnet_repro.report.stats import ESTIMATOR_RULE
 from alexnet_repro.training.run import train
 from conftest import ROOT, compose_evaluate, compose_train, data_overrides
 
@@ -127,6 +128,14 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_res
         evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
 
 
+def _report_cfg(results_dir, store, out_dir, **kwargs) -> SimpleNamespace:
+    """A report config with config.ReportConfig's attributes."""
+    return SimpleNamespace(**{**dict(results_dir=str(results_dir), out_dir=str(out_dir), baseline="baseline",
+                                     mode="ten_crop", bootstrap_samples=200, seed=0, relu_tanh_threshold=0.5,
+                                     profile_name="tiny", data=SimpleNamespace(name="embedded_tiny",
+                                                                               store_dir=str(store))), **kwargs})
+
+
 def _with_lrn_gain(tiny_results, folder):
     """The tiny results plus an `lrn_gain` experiment: the baseline's two seeds under the control's name and config."""
     shutil.copytree(tiny_results / "results", folder)
@@ -140,8 +149,7 @@ def _with_lrn_gain(tiny_results, folder):
 
 def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_data, tmp_path):
     folder = _with_lrn_gain(tiny_results, tmp_path / "results")
-    md = build_report(folder, tiny_data["store"], tmp_path / "reports", samples=200, dataset="embedded_tiny",
-                      profile="tiny", relu_tanh_threshold=0.5)
+    md = build_report(_report_cfg(folder, tiny_data["store"], tmp_path / "reports"))
     text = md.read_text()
     for section in ("Table 1", "Table 2", "Seed-to-seed variation", "Ablations", "Figure 1", "Section 3.3",
                     "Figure 3", "Figure 4", "Training curves", "Run facts", "not comparable to ImageNet",
@@ -150,23 +158,24 @@ def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_da
     for number in ("37.5", "17.0", "40.7", "18.2", "38.1", "16.4", "+1.4% top-1, +1.2% top-5", "42.9", "20.9"):
         assert number in text, number
     assert "2 CNNs" in text  # the baseline's two seeds as an ensemble row
-    assert text.count(VERDICT_RULE) == 1
+    assert text.count(ESTIMATOR_RULE) == 1
     rows: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text[text.index("## Ablations"):].splitlines():
         if line.startswith("| "):
-            rows.setdefault(line.split("|")[1].strip(), line)  # the first table a row name appears in
-    assert "| inconclusive (2 seeds) |" in rows["lrn_gain"]  # two seeds a side: still no verdict
+            rows.setdefault(line.split("|")[1].strip(), line)  # the first table from the ablations on
+    # Two seeds a side give a (wide) paired-t interval; the control lrn_gain has no number in the paper. One seed
+    # of no_lrn against two of the baseline: no interval at all.
+    assert "| paired t |" in rows["lrn_gain"] and "no number in the paper" in rows["lrn_gain"]
     assert "| inconclusive (1 seed) |" in rows["no_lrn"]
-    assert "| no number in the paper |" in rows["tanh"]
-    assert "| inconclusive (2 seeds) |" in rows["`lrn_gain` − baseline"]  # section 3.3's normalisation alone
-    assert "`no_lrn` − `lrn_gain`" in rows and "`no_lrn` − baseline" in rows
+    assert "| inconclusive (1 seed) |" in rows["tanh"]  # one seed: no interval comes before any paper claim
+    assert "`lrn_gain` − baseline" in rows and "`no_lrn` − `lrn_gain`" in rows and "`no_lrn` − baseline" in rows
     figures = sorted(p.name for p in (tmp_path / "reports" / "figures").glob("*.png"))
-    assert figures == ["ablation_deltas.png", "conv1_kernels.png", "nearest_neighbours.png", "relu_vs_tanh.png",
-                       "seed_strip.png", "training_curves.png"]
+    assert figures == ["ablation_deltas.png", "conv1_kernels.png", "nearest_neighbours.png", "relu_tanh_ratio.png",
+                       "relu_vs_tanh.png", "seed_strip.png", "training_curves.png"]
     for name in figures:
         assert f"figures/{name}" in text
     html = (tmp_path / "reports" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 6 and "<table>" in html and "<ol>" in html
+    assert html.count("data:image/png;base64,") == 7 and "<table>" in html and "<ol>" in html
 
 
 def test_report_runs_from_results_alone_and_skips_other_profiles(tiny_results, tiny_data, tmp_path):
@@ -174,8 +183,7 @@ def test_report_runs_from_results_alone_and_skips_other_profiles(tiny_results, t
     shutil.copytree(tiny_results / "results", copy / "results")  # no runs/ beside it
     stale = json.loads((copy / "results" / "no_lrn" / "result.json").read_text())
     (copy / "results" / "no_lrn" / "result.json").write_text(json.dumps({**stale, "profile": "embedded"}))
-    md = build_report(copy / "results", tiny_data["store"], copy / "reports", samples=200,
-                      dataset="embedded_tiny", profile="tiny")
+    md = build_report(_report_cfg(copy / "results", tiny_data["store"], copy / "reports"))
     text = md.read_text()
     assert "| tanh |" in text and "| no_lrn |" not in text
     assert "Skipped results" in text and "no_lrn: dataset embedded_tiny, profile embedded" in text
@@ -185,7 +193,7 @@ def test_report_without_a_baseline_is_a_clear_error(tiny_results, tiny_data, tmp
     results = tmp_path / "results"
     shutil.copytree(tiny_results / "results" / "tanh", results / "tanh")
     with pytest.raises(FileNotFoundError, match="baseline"):
-        build_report(results, tiny_data["store"], tmp_path / "reports", dataset="embedded_tiny", profile="tiny")
+        build_report(_report_cfg(results, tiny_data["store"], tmp_path / "reports"))
     assert not (tmp_path / "reports" / "README.md").exists()
 
 

@@ -3,18 +3,22 @@ notes) and the report itself on fabricated results whose effects are known: no t
 
 from __future__ import annotations
 
-import re
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 from scipy.ndimage import gaussian_filter
 
 from alexnet_repro import results
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import confounds, kernels, neighbours, speed
-from alexnet_repro.report.build import _thumb, _verdict_cell, build_report
-from alexnet_repro.report.stats import VERDICT_RULE, Effect
+from alexnet_repro.report.build import build_report, numbers
+from alexnet_repro.report.figure1 import LEVELS
+from alexnet_repro.report.figure3 import figure3
+from alexnet_repro.report.figure4 import _thumb
+from alexnet_repro.report.stats import ESTIMATOR_RULE, holm
 
 SMALL_MODEL = {"width": 0.25, "init": "kaiming", "input_size": 115}
 
@@ -128,20 +132,14 @@ def test_confound_notes_come_from_the_configs():
     assert not tower.confound and "paper's one-GPU net was compared" in tower.text and "12-32-48-48-64" in tower.text
     [grouping] = confounds.notes(small, {**small, "towers": 1})
     assert grouping.confound and "grouping alone" in grouping.text
+    # Removing LRN removes its gain too, as the paper's own experiment did: noted, but not a confound (no_lrn -
+    # baseline is the paper's comparison and gets the verdict; lrn_gain measures the gain's share).
     [lrn] = confounds.notes(small, {**small, "lrn": {"enabled": False}})
-    assert lrn.confound and "0.59" in lrn.text
+    assert not lrn.confound and "0.59" in lrn.text and "as in the paper's experiment" in lrn.text
     assert confounds.notes(small, {**small, "lrn": {"constant_gain": True}}) == []
 
 
-def test_a_confounded_comparison_gets_no_verdict():
-    up = Effect(0.05, 0.02, 0.08, 3, 3)
-    assert _verdict_cell(up, 1) == "agrees"
-    cell = _verdict_cell(up, 1, "note 1")
-    assert "agrees" not in cell and cell.startswith("none, confounded (note 1)") and "paper's side of zero" in cell
-    assert _verdict_cell(Effect(0.05, 0.02, 0.08, 1, 1), 1, "note 1") == "inconclusive (1 seed)"
-
-
-# --- the report on fabricated results ------------------------------------------------------------------------------
+# --- the report on fabricated results: numbers checked on ReportNumbers ---------------------------------------------
 
 def _top5(rng: np.random.Generator, labels: np.ndarray, error: float, classes: int) -> np.ndarray:
     """(N, min(5, classes)) predictions whose top-1 is wrong on a share `error` of the images."""
@@ -151,17 +149,20 @@ def _top5(rng: np.random.Generator, labels: np.ndarray, error: float, classes: i
     return np.stack([(first + j) % classes for j in range(k)], axis=1)
 
 
-def _history(steps_per_epoch: int, train_errors: list[float], wall: float) -> dict[str, list[float]]:
+def _history(steps_per_epoch: int, train_errors: list[float], wall: float, extra: dict | None = None
+             ) -> dict[str, list[float]]:
     n = len(train_errors)
     return {"epoch": [float(i) for i in range(n)], "step": [float(steps_per_epoch * (i + 1)) for i in range(n)],
             "train/loss": [1.0] * n, "train/err_top1": train_errors, "val/err_top1": train_errors,
             "val/err_top5": train_errors, "lr": [0.01] * n, "train/images_per_s": [100.0] * n,
-            "wall_s": [wall * (i + 1) / n for i in range(n)]}
+            "wall_s": [wall * (i + 1) / n for i in range(n)], **(extra or {})}
 
 
 def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict | None = None,
-               train_errors: list[float] | None = None, seed_spread: float = 0.02) -> None:
-    """An ExperimentResult with `seeds` seeds whose top-1 error is about `error`, written to folder/name."""
+               train_errors: list[float] | None = None, seed_spread: float = 0.02, dataset: str = "embedded_tiny",
+               health: dict | None = None, last: bool = False, lr: float = 0.01, extra: dict | None = None) -> None:
+    """An ExperimentResult with `seeds` seeds whose top-1 error is about `error`, written to folder/name.
+    health: {seed: summary["health"]}; last: also per_seed_last (2 points worse than the best checkpoint)."""
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     val, train = ShardReader(store, "val"), ShardReader(store, "train")
     classes = val.info.classes
@@ -174,14 +175,18 @@ def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict |
                 for i, s in enumerate(seed_names)}
     metrics = {"experiment": name, "seeds": seed_names, "num_images": len(labels), "per_seed": per_seed,
                **{m: per_seed[seed_names[0]][m] for m in top5}}
+    if last:
+        metrics["per_seed_last"] = {s: {m: {k: v + 0.02 for k, v in r.items()} for m, r in ms.items()}
+                                    for s, ms in per_seed.items()}
     # what a run records: results.NOT_RECORDED leaves out data.source and the paths
     config = {"data": {"image_size": 128, "batch_size": 8},
-        "model": {**SMALL_MODEL, "num_classes": len(classes), **(model or {})}, "optim": {"lr": 0.01}}
-    runs = {s: results.SeedRun({"wandb_url": None}, config,
-                               _history(8, train_errors or [0.7, 0.5, 0.3], wall=60.0)) for s in seed_names}
+              "model": {**SMALL_MODEL, "num_classes": len(classes), **(model or {})}, "optim": {"lr": lr}}
+    runs = {s: results.SeedRun({"wandb_url": None, **({"health": health[s]} if health and s in health else {})},
+                               config, _history(8, train_errors or [0.7, 0.5, 0.3], 60.0, extra))
+            for s in seed_names}
     val_f = rng.normal(size=(len(labels), 16)).astype(np.float16)
     result = results.ExperimentResult(
-        name, "embedded_tiny", "tiny", seed_names, labels, list(val.names), top5,
+        name, dataset, "tiny", seed_names, labels, list(val.names), top5,
         {m: a[0] for m, a in top5.items()}, metrics, runs, list(classes), 2,
         {"hardware": "test machine", "versions": "none", "git_commit": "abc", "data_fingerprint": "f"},
         rng.normal(size=(24, 3, 11, 11)).astype(np.float32),
@@ -191,97 +196,271 @@ def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict |
     results.write(folder / name, result)
 
 
-def _report(tmp_path, store, **kwargs) -> str:
-    md = build_report(tmp_path / "results", store, tmp_path / "reports", samples=300, dataset="embedded_tiny",
-                      profile="tiny", **kwargs)
-    return md.read_text()
+def _cfg(tmp_path, store, dataset: str = "embedded_tiny", **kwargs) -> SimpleNamespace:
+    """A report config with ReportConfig's attributes."""
+    values = dict(results_dir=str(tmp_path / "results"), out_dir=str(tmp_path / "reports"), baseline="baseline",
+                  mode="ten_crop", bootstrap_samples=100, seed=0, relu_tanh_threshold=0.5, profile_name="tiny",
+                  data=SimpleNamespace(name=dataset, store_dir=str(store)))
+    return SimpleNamespace(**{**values, **kwargs})
 
 
-def _row(text: str, first_cell: str, after: str = "") -> list[str]:
-    """The cells of the first table row named `first_cell` after the heading `after`."""
-    line = next(line for line in text[text.index(after):].splitlines() if line.startswith(f"| {first_cell} |"))
-    return [c.strip() for c in line.strip("|").split("|")]
+def _rates(tmp_path, name: str, key: str = "err_top1") -> np.ndarray:
+    r = results.load(tmp_path / "results" / name)
+    return np.array([r.metrics["per_seed"][s]["ten_crop"][key] for s in r.seeds])
 
 
-def test_one_seed_reads_inconclusive_everywhere(tiny_data, tmp_path):
+def _row(numbers_, name: str):
+    return next(r for r in numbers_.ablations.rows if r.name == name)
+
+
+def test_one_seed_gives_no_interval_and_no_verdict(tiny_data, tmp_path):
     store = tiny_data["store"]
     _fabricate(tmp_path / "results", store, "baseline", 1, 0.2)
     _fabricate(tmp_path / "results", store, "no_overlap_pool", 1, 0.9)  # a huge effect, but one seed
     _fabricate(tmp_path / "results", store, "lrn_gain", 1, 0.9, {"lrn": {"constant_gain": True}})
-    text = _report(tmp_path, store)
-    assert text.count(VERDICT_RULE) == 1
+    n = numbers(_cfg(tmp_path, store))
+    for name in ("no_overlap_pool", "lrn_gain"):
+        row = _row(n, name)
+        assert row.top1.low is None and row.top1.method == "none" and row.detectable_top1 is None
+        assert row.verdict.text == "inconclusive (1 seed)"
+    assert n.spread.baseline_std is None
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert text.count(ESTIMATOR_RULE) == 1
     assert "synthetic shapes" in text and "**not ImageNet**" in text  # named from the dataset, as runs record it
-    for row in ("no_overlap_pool", "lrn_gain"):
-        assert _row(text, row)[7] == "inconclusive (1 seed)"
-        assert _row(text, row)[5] == "n/a (1 seed)"  # the baseline's seed spread
     assert "seed-to-seed spread cannot be measured" in text
     assert "agrees" not in text and "contradicts" not in text
 
 
-def test_three_seeds_give_verdicts_but_never_to_a_confounded_comparison(tiny_data, tmp_path):
+def test_three_seeds_give_paired_t_effects_holm_and_direction_only_verdicts(tiny_data, tmp_path):
     store = tiny_data["store"]
-    # 24 validation images and 3 seeds: only a large effect clears the t-widened interval
     _fabricate(tmp_path / "results", store, "baseline", 3, 0.05)
-    _fabricate(tmp_path / "results", store, "lrn_gain", 3, 0.95, {"lrn": {"constant_gain": True}})
+    _fabricate(tmp_path / "results", store, "lrn_gain", 3, 0.10, {"lrn": {"constant_gain": True}})
     _fabricate(tmp_path / "results", store, "no_lrn", 3, 0.95, {"lrn": {"enabled": False}})
     _fabricate(tmp_path / "results", store, "no_overlap_pool", 3, 0.95, {"pool_kernel": 2, "pool_stride": 2})
-    text = _report(tmp_path, store)
-    assert _row(text, "lrn_gain")[7] == "agrees"
-    for row in ("no_lrn", "no_overlap_pool"):
-        cell = _row(text, row)[7]
-        assert cell.startswith("none, confounded") and "agrees" not in cell, cell
-    assert "pool5 is 3x3 instead of 2x2" in text
-    # the baseline's spread beside every effect: its three seeds' sample std, in points
-    base = results.load(tmp_path / "results" / "baseline")
-    spread = np.std([base.metrics["per_seed"][s]["ten_crop"]["err_top1"] for s in base.seeds], ddof=1) * 100
-    assert _row(text, "lrn_gain")[5] == _row(text, "no_lrn")[5] == f"{spread:.1f}"
-    # section 3.3 splits no_lrn's effect: normalisation alone is judged against the paper, the full one is not
-    assert "## Section 3.3" in text
-    assert _row(text, "`lrn_gain` − baseline")[6] == "agrees"
-    assert _row(text, "`no_lrn` − `lrn_gain`")[6] == "no number in the paper"
-    assert _row(text, "`no_lrn` − baseline")[6].startswith("none, confounded")
-    # Tables 1 and 2: mean ± std over seeds, the ensemble row, and the warning on every row of ours
-    assert re.search(r"\| CNN \| \d+\.\d ± \d+\.\d \|", text)
-    assert "| 3 CNNs |" in text
-    ours = [line for line in text.splitlines() if "| ours," in line]
-    assert len(ours) == 4 and all("not comparable: embedded_tiny data" in line for line in ours)
-    # the first paragraph: data, seeds, hardware and the total training time (4 experiments x 3 runs x 60 s)
+    _fabricate(tmp_path / "results", store, "no_conv4", 3, 0.5)
+    n = numbers(_cfg(tmp_path, store))
+    base = _rates(tmp_path, "baseline")
+    no_lrn = _row(n, "no_lrn")
+    # the effect is the paired t on per-seed rates, as scipy computes it
+    diff = _rates(tmp_path, "no_lrn") - base
+    assert no_lrn.top1.method == "paired t" and no_lrn.top1.point == pytest.approx(diff.mean())
+    assert no_lrn.top1.p_value == pytest.approx(sps.ttest_rel(_rates(tmp_path, "no_lrn"), base).pvalue)
+    half = sps.t.ppf(0.975, 2) * diff.std(ddof=1) / np.sqrt(3)
+    assert no_lrn.top1.low == pytest.approx(max(diff.mean() - half, -base.mean()))
+    # Holm over the family of every ablation row
+    rows = n.ablations.rows
+    assert [r.holm_p for r in rows] == pytest.approx(holm([r.top1.p_value for r in rows]))
+    assert n.ablations.family == len(rows) == 4
+    # not the paper's data: direction only, never "agrees"; no_lrn is the paper's experiment, not a confound
+    assert no_lrn.verdict.text == "direction only: not comparable (same as the paper)"
+    assert no_lrn.paper_top1 == pytest.approx(0.014) and not no_lrn.confounded
+    pool = _row(n, "no_overlap_pool")
+    assert pool.confounded and pool.verdict.text.startswith("none, confounded")
+    assert _row(n, "lrn_gain").paper_top1 is None and _row(n, "lrn_gain").verdict.text.startswith(
+        ("no number in the paper", "inconclusive"))
+    # section 7's depth ablation, with the paper's ~2% top-1 and no top-5
+    depth = _row(n, "no_conv4")
+    assert (depth.section, depth.paper_top1, depth.paper_top5) == ("7", pytest.approx(0.02), None)
+    assert all(r.detectable_top1 is not None and r.detectable_top1 >= 0 for r in rows)
+    # Tables: ours only where it can be produced, and a reason everywhere else
+    [ours1] = [r for r in n.table1 if r.source != "paper"]
+    assert ours1.top1 is None and "not comparable" in ours1.source
+    t2 = {r.model: r for r in n.table2 if r.source != "paper"}
+    assert t2["3 CNNs"].top1.mean == pytest.approx(results.load(tmp_path / "results" / "baseline").metrics[
+        "ten_crop"]["err_top1"]) and "not the paper's 5" in t2["3 CNNs"].source
+    assert "Fall 2011" in t2["1 CNN*"].source and "Fall 2011" in t2["7 CNNs*"].source
+    assert all("evaluation server" in r.source for r in n.table2 if r.model == "1 CNN" and r.source != "paper")
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert "agrees" not in text and "Holm" in text and "1 - 0.95^4" in text
     intro = text.split("\n\n")[1]
     assert "not ImageNet" in intro and "4 classes, 64 training and 24 validation images" in intro
-    assert "3 seeds each" in intro and "test machine" in intro and "Training took 12 min in all (12 runs)" in intro
-    figures = sorted(p.name for p in (tmp_path / "reports" / "figures").glob("*.png"))
-    assert "seed_strip.png" in figures and "figures/seed_strip.png" in text
+    assert "3 seeds each" in intro and "test machine" in intro and "Training took 15 min in all (15 runs)" in intro
+    assert "figures/seed_strip.png" in text
 
 
-def test_lrn_section_says_when_the_control_is_missing(tiny_data, tmp_path):
+def test_on_the_papers_data_a_verdict_says_whether_the_papers_number_is_inside(tiny_data, tmp_path):
     store = tiny_data["store"]
-    _fabricate(tmp_path / "results", store, "baseline", 3, 0.2)
-    _fabricate(tmp_path / "results", store, "no_lrn", 3, 0.5, {"lrn": {"enabled": False}})
-    text = _report(tmp_path, store)
-    assert "## Section 3.3" in text and "`lrn_gain` run was not evaluated" in text
-    assert "| `lrn_gain` − baseline |" not in text
+    _fabricate(tmp_path / "results", store, "baseline", 3, 0.05, dataset="imagenet")
+    _fabricate(tmp_path / "results", store, "no_lrn", 3, 0.95, {"lrn": {"enabled": False}}, dataset="imagenet")
+    n = numbers(_cfg(tmp_path, store, dataset="imagenet"))
+    v = _row(n, "no_lrn").verdict
+    assert v.text == "agrees; the paper's +1.4 is outside" and v.paper_inside is False
+    assert [c.verdict.text for c in n.lrn.comparisons] == [v.text]  # section 3.3 judges the same experiment
+    assert n.figure4.group_chance is None  # ILSVRC: no palette twins, chance is 1/classes
+    # Table 1 takes our row only from ILSVRC-2010
+    assert next(r for r in n.table1 if r.source != "paper").top1 is None
 
 
-def test_figure1_ratio_figure3_and_figure4_numbers(tiny_data, tmp_path):
+def test_table1_row_comes_from_ilsvrc2010(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 3, 0.3, dataset="imagenet2010")
+    n = numbers(_cfg(tmp_path, store, dataset="imagenet2010"))
+    [ours] = [r for r in n.table1 if r.source != "paper"]
+    assert ours.top1.mean == pytest.approx(_rates(tmp_path, "baseline").mean()) and ours.top1.seeds == 3
+    assert all("not comparable: imagenet2010" in r.source for r in n.table2 if r.model == "1 CNN"
+               and r.source != "paper")
+
+
+def test_flagged_runs_are_listed_and_every_effect_shown_without_them(tiny_data, tmp_path, monkeypatch):
+    store = tiny_data["store"]
+    diverged = {"seed2": {"status": "diverged", "reason": "loss NaN at step 40"}}
+    ok = {s: {"status": "ok", "reason": ""} for s in ("seed0", "seed1", "seed2")}
+    _fabricate(tmp_path / "results", store, "baseline", 3, 0.2, health=ok)
+    _fabricate(tmp_path / "results", store, "no_overlap_pool", 3, 0.3, health={**ok, **diverged})
+    _fabricate(tmp_path / "results", store, "one_tower", 3, 0.3)  # older runs: no health record
+    n = numbers(_cfg(tmp_path, store))
+    assert [(h.experiment, h.seed, h.status) for h in n.health if h.flagged] == [("no_overlap_pool", "seed2",
+                                                                                "diverged")]
+    assert sum(h.status == "not recorded" for h in n.health) == 3
+    pool = _row(n, "no_overlap_pool")
+    # the flagged run left out: 3 baseline seeds against 2, no pairing left, so Welch's t
+    assert pool.without_flagged.method == "Welch t" and (pool.without_flagged.seeds_a, pool.without_flagged.seeds_b
+                                                         ) == (3, 2)
+    assert pool.without_flagged.point == pytest.approx(_rates(tmp_path, "no_overlap_pool")[:2].mean()
+                                                       - _rates(tmp_path, "baseline").mean())
+    assert pool.top1.seeds_b == 3  # never dropped silently: the main effect keeps every run
+    assert _row(n, "one_tower").without_flagged is None
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert "| no_overlap_pool | seed2 | diverged | loss NaN at step 40 |" in text
+    assert "3 of 9 runs carry no health record" in text and n.health_rule.rstrip(".") in text
+
+
+def test_best_and_last_checkpoints(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 3, 0.2, last=True)
+    _fabricate(tmp_path / "results", store, "tanh", 3, 0.4)  # an older result: no last-checkpoint scores
+    n = numbers(_cfg(tmp_path, store))
+    c = {x.experiment: x for x in n.checkpoints}
+    assert c["baseline"].last.mean == pytest.approx(c["baseline"].best.mean + 0.02)
+    assert c["tanh"].last is None
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert "minival" in text and "never on the validation images" in text
+    assert f"| tanh | {c['tanh'].best.mean * 100:.1f} ± " in text and text.split("| tanh |")[1].split("\n")[0].endswith(
+        "| - |")
+
+
+def test_figure1_curve_from_the_baseline_says_the_controls_are_missing(tiny_data, tmp_path):
     store = tiny_data["store"]
     _fabricate(tmp_path / "results", store, "baseline", 3, 0.2, train_errors=[0.9, 0.6, 0.4])
     _fabricate(tmp_path / "results", store, "tanh", 3, 0.5, {"activation": "tanh"}, train_errors=[0.9, 0.8, 0.7])
-    text = _report(tmp_path, store, relu_tanh_threshold=0.5)
+    f = numbers(_cfg(tmp_path, store)).figure1
     # ReLU reaches 50% at step 16 + (0.6 - 0.5) / 0.2 * 8 = 20; tanh never, by its last step 24: more than 1.2x
-    assert _row(text, "ReLU (baseline)")[1:] == ["seed0: 20, seed1: 20, seed2: 20", "20"]
-    assert _row(text, "tanh", "## Section 3.1")[1:] == ["seed0: > 24, seed1: > 24, seed2: > 24", "> 24"]
-    assert "tanh needed **more than 1.20x** as many steps as ReLU" in text
-    assert "first reaches 50%" in text
-    # Figure 3: random kernels sit at the white-noise share, as freshly initialised ones do
-    assert _row(text, "white noise (expected)")[1] == "10.0%"
-    trained = float(re.search(r"\| trained \(baseline, seed0\) \| (\d+\.\d)%", text).group(1))
-    assert abs(trained - 10) < 3
-    # Figure 4: random features give a chance-level neighbour rate, and chance is 1/4 here
-    rate = float(re.search(r"\*\*(\d+\.\d)%\*\* of the 5 nearest", text).group(1))
-    assert "chance, for training images drawn at random, is 25.0%" in text and abs(rate - 25) < 15
+    assert f.source == "baseline and tanh" and "controls are missing" in f.missing_controls
+    assert [r.steps for r in f.relu.reaches] == [20.0] * 3 and all(r.relation == ">" for r in f.tanh.reaches)
+    assert str(f.ratio) == "more than 1.20x"
+    curve = dict(f.curve)
+    assert list(curve) == list(LEVELS)
+    # 80%: ReLU crosses at 8 + (0.9 - 0.8) / 0.3 * 8 = 10.67, tanh at its second epoch, step 16
+    assert (curve[0.8].value, curve[0.8].relation) == (pytest.approx(1.5), "=")
+    assert curve[0.3] is None  # ReLU never got there
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert "tanh needed **more than 1.20x** as many steps as ReLU" in text and "figures/relu_tanh_ratio.png" in text
+
+
+def test_figure1_uses_the_figure1_runs_and_picks_lr_by_final_training_error(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    _fabricate(tmp_path / "results", store, "tanh", 2, 0.5, {"activation": "tanh"})
+    fast, slow = [0.6, 0.3, 0.1], [0.9, 0.8, 0.7]
+    for name, act, lr, errs in (("figure1_relu_lr0.01", "relu", 0.01, slow), ("figure1_relu_lr0.1", "relu", 0.1, fast),
+                                ("figure1_tanh_lr0.01", "tanh", 0.01, fast), ("figure1_tanh_lr0.1", "tanh", 0.1, slow)):
+        _fabricate(tmp_path / "results", store, name, 2, 0.3, {"activation": act}, train_errors=errs, lr=lr)
+    n = numbers(_cfg(tmp_path, store))
+    f = n.figure1
+    assert f.source == "figure1 runs" and f.missing_controls is None
+    assert (f.relu.lr, f.tanh.lr) == (0.1, 0.01)  # lowest final TRAINING error per activation
+    assert f.relu.seeds == ("figure1_relu_lr0.1/seed0", "figure1_relu_lr0.1/seed1")
+    assert f.ratio.value == pytest.approx(1.0)
+    assert not any(r.name.startswith("figure1_") for r in n.ablations.rows)  # controls are not ablations
+
+
+def test_lrn_divisor_is_measured_when_logged(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    windows = {"lrn/norm1_window_mean": [100.0, 400.0, 900.0], "lrn/norm2_window_mean": [10.0, 20.0, 30.0]}
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2, extra=windows)
+    _fabricate(tmp_path / "results", store, "lrn_gain", 2, 0.2, {"lrn": {"constant_gain": True}})
+    n = numbers(_cfg(tmp_path, store))
+    d = {x.layer: x for x in n.lrn.divisors}
+    assert d["norm1"].low == pytest.approx((2 + 1e-4 / 5 * 100) ** 0.75)
+    assert d["norm1"].high == pytest.approx((2 + 1e-4 / 5 * 900) ** 0.75)
+    assert d["norm2"].high == pytest.approx((2 + 1e-4 / 5 * 30) ** 0.75)
+    assert n.lrn.missing == "no_lrn" and [c.label for c in n.lrn.comparisons] == ["`lrn_gain` − baseline"]
+    assert n.lrn.comparisons[0].paper == "-" and n.lrn.comparisons[0].verdict.direction != "same as the paper"
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert f"ranged norm1 {d['norm1'].low:.3f} to {d['norm1'].high:.3f}" in text and "not logged" not in text
+
+
+def test_lrn_divisor_not_logged_says_so(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    _fabricate(tmp_path / "results", store, "no_lrn", 2, 0.5, {"lrn": {"enabled": False}})
+    n = numbers(_cfg(tmp_path, store))
+    assert n.lrn.divisors is None and n.lrn.missing == "lrn_gain"
+    assert "not logged by this run" in build_report(_cfg(tmp_path, store)).read_text()
+
+
+def test_figure3_over_every_seed_against_init_and_shuffled_labels(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 3, 0.2)
+    found, _ = results.load_all(tmp_path / "results")
+    f = figure3(found, "baseline")
+    assert len(f.trained) == 1 and f.seeds_source.startswith("the first seed only") and f.shuffled is None
+    smooth = gaussian_filter(np.random.default_rng(0).normal(size=(3, 24, 3, 11, 11)), sigma=(0, 0, 0, 1.5, 1.5))
+    found["baseline"].conv1_seeds = smooth  # what evaluation will add: (seeds, K, 3, 11, 11)
+    shuffled = results.load(tmp_path / "results" / "baseline")
+    shuffled.experiment = "shuffled_labels"
+    found["shuffled_labels"] = shuffled
+    f = figure3(found, "baseline")
+    assert f.seeds_source == "every seed" and len(f.trained) == 3 and min(f.trained) > 0.5
+    assert len(f.init) == 3 and max(f.init) < 0.15  # kaiming kernels are white noise
+    assert f.shuffled == pytest.approx((kernels.low_frequency_share(shuffled.conv1),))
+    assert f.white_noise == pytest.approx(0.1)
+
+
+def test_figure3_says_when_the_shuffled_control_was_not_run(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert "| trained on shuffled labels (`shuffled_labels`) | control not run |" in text
+    assert "| white noise (expected) | 10.0% |" in text
+
+
+def test_figure4_pixel_control_and_palette_chance(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    f = numbers(_cfg(tmp_path, store)).figure4
+    # 4 generated classes: palettes pair 0-1 and 2-3, so "same class or palette twin" has chance 1/2, class 1/4
+    assert f.chance == pytest.approx(0.25) and f.group_chance == pytest.approx(0.5)
+    assert f.fc7_group_rate >= f.fc7_rate and f.pixel_group_rate >= f.pixel_rate
+    # the generated images are coloured by palette: raw pixels find the palette far above chance
+    assert f.pixel_group_rate > 0.6 and f.pixel_rate is not None
+    assert len(f.queries) == 4 and len(f.shown[0]) == 5 and f.pixel_reason is None
+    text = build_report(_cfg(tmp_path, store)).read_text()
+    assert "figures/nearest_neighbours.png" in text and "| raw pixels (32x32) |" in text
+
+
+def test_without_the_store_figure4_skips_its_images_with_the_reason(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    cfg = _cfg(tmp_path, tmp_path / "no_store")
+    f = numbers(cfg).figure4
+    assert f.fc7_rate is not None and f.pixel_rate is None and f.queries is None
+    assert "store is not available" in f.pixel_reason
+    text = build_report(cfg).read_text()
+    assert "No thumbnails: the store is not available" in text and "nearest_neighbours.png" not in text
+    assert "store not available: training images not counted" in text
 
 
 def test_thumbnails_are_the_centre_patch_at_the_trained_scale(tiny_data):
     reader = ShardReader(tiny_data["store"], "val")
     assert _thumb(reader, 0, 128, 115).shape == (115, 115, 3)
     np.testing.assert_array_equal(_thumb(reader, 0, 256, 227), reader.image(0)[14:241, 14:241])
+
+
+def test_shuffled_labels_is_figure3s_control_not_an_ablation(tiny_data, tmp_path):
+    store = tiny_data["store"]
+    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
+    _fabricate(tmp_path / "results", store, "shuffled_labels", 2, 0.75)
+    n = numbers(_cfg(tmp_path, store))
+    assert n.ablations.rows == () and n.figure3.shuffled is not None and len(n.figure3.shuffled) == 1
+    assert [name for name, _ in n.spread.rows] == ["baseline"]

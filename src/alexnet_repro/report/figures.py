@@ -55,10 +55,11 @@ def seed_strip(rows: list[tuple[str, list[float]]], path: Path, xlabel: str) -> 
     return _save(fig, path)
 
 
-def relu_vs_tanh(relu: list[dict], tanh: list[dict], threshold: float, path: Path) -> Path:
-    """The paper's Figure 1: training error against steps, ReLU solid and tanh dashed, one line per seed."""
+def relu_vs_tanh(relu: tuple[str, list[dict]], tanh: tuple[str, list[dict]], threshold: float, path: Path) -> Path:
+    """The paper's Figure 1: training error against steps, ReLU solid and tanh dashed, one line per seed;
+    relu and tanh are (label, histories)."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, histories, style, color in (("ReLU (baseline)", relu, "-", "tab:blue"), ("tanh", tanh, "--", "black")):
+    for (name, histories), style, color in ((relu, "-", "tab:blue"), (tanh, "--", "black")):
         for i, h in enumerate(histories):
             ax.plot(h["step"], h["train/err_top1"], style, color=color, lw=1, label=name if i == 0 else None)
     ax.axhline(threshold, color="grey", lw=0.8)
@@ -68,6 +69,28 @@ def relu_vs_tanh(relu: list[dict], tanh: list[dict], threshold: float, path: Pat
     ax.set_ylabel("training top-1 error")
     ax.set_title("ReLU vs tanh (the paper's Figure 1)")
     ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def ratio_curve(points: list[tuple[float, float, str]], paper_point: tuple[float, float], path: Path) -> Path:
+    """points: (training-error level, tanh/ReLU steps, relation): filled where exact, open where a bound."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    exact = [(x, y) for x, y, rel in points if rel == "="]
+    bound = [(x, y) for x, y, rel in points if rel != "="]
+    if points:
+        ax.plot([p[0] for p in points], [p[1] for p in points], color="tab:blue", lw=1)
+    if exact:
+        ax.scatter(*zip(*exact), color="tab:blue", zorder=3, label="ratio")
+    if bound:
+        ax.scatter(*zip(*bound), facecolors="none", edgecolors="tab:blue", zorder=3,
+                   label="bound (a net stopped short)")
+    ax.scatter([paper_point[0]], [paper_point[1]], marker="x", color="red", label="paper (CIFAR-10, another net)")
+    ax.axhline(1, color="grey", lw=0.8)
+    ax.set_xlabel("training top-1 error level")
+    ax.set_ylabel("tanh steps / ReLU steps")
+    ax.invert_xaxis()  # training moves from high error to low
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 

@@ -1,0 +1,219 @@
+"""Compute every number of the report from the results (and, where a figure needs images, the store), as a
+ReportNumbers tree; nothing here draws or writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_repro import results as R
+from alexnet_repro.data.store import read_info
+from alexnet_repro.report import ablations, confounds, paper
+from alexnet_repro.report.figure1 import figure1
+from alexnet_repro.report.figure3 import figure3
+from alexnet_repro.report.figure4 import figure4
+from alexnet_repro.report.numbers import (
+    Checkpoints,
+    ReportNumbers,
+    RunFact,
+    RunHealth,
+    Score,
+    SeedSpread,
+    Summary,
+    TableRow,
+)
+
+try:  # the run-health rule, written before the runs (alexnet_repro/health.py)
+    from alexnet_repro.health import RULE as HEALTH_RULE
+except ImportError:  # older code: the runs carry no health record either
+    HEALTH_RULE = "no run-health rule in this code (alexnet_repro.health is missing)"
+
+ENSEMBLE = 5  # the paper's "5 CNNs"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the report reads from its config (config.ReportConfig; new keys read with defaults meanwhile)."""
+
+    results_dir: Path
+    out_dir: Path
+    baseline: str
+    mode: str
+    threshold: float
+    dataset: str
+    profile: str
+    store_dir: Path
+    neighbours: int = 5
+    queries: int = 4
+
+    @classmethod
+    def from_config(cls, cfg) -> Options:
+        return cls(Path(cfg.results_dir), Path(cfg.out_dir), cfg.baseline, cfg.mode, cfg.relu_tanh_threshold,
+                   cfg.data.name, cfg.profile_name, Path(cfg.data.store_dir), getattr(cfg, "neighbours", 5),
+                   getattr(cfg, "figure4_queries", 4))
+
+
+def per_seed(result: R.ExperimentResult, mode: str, key: str = "err_top1", which: str = "per_seed") -> list[float]:
+    """Each seed's error rate; which="per_seed_last" for the last checkpoint's (KeyError when not recorded)."""
+    return [result.metrics[which][s][mode][key] for s in result.seeds]
+
+
+def score(values: list[float]) -> Score:
+    return Score(float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else None, len(values))
+
+
+def _config(result: R.ExperimentResult) -> dict:
+    return result.runs[result.seeds[0]].config
+
+
+# --- summary -------------------------------------------------------------------------------------------------------
+
+def _train_count(store_dir: Path) -> str:
+    try:
+        return f"{read_info(store_dir).splits['train']['count']:,} training"
+    except FileNotFoundError:
+        return "(store not available: training images not counted)"
+
+
+def _data_words(base: R.ExperimentResult, store_dir: Path) -> str:
+    """What the data is, with its counts; the dataset's name, not data.source (results.NOT_RECORDED)."""
+    val = base.metrics["num_images"]
+    counts = f"{len(base.classes)} classes, {_train_count(store_dir)} and {val:,} validation images"
+    if base.dataset.startswith("embedded"):
+        return ("the embedded generated dataset (synthetic shapes and textures in ILSVRC-2012's layout), **not "
+                f"ImageNet**: {counts}")
+    names = {"imagenet": "ILSVRC-2012", "imagenet2010": "ILSVRC-2010"}
+    return f"{names.get(base.dataset, f'`{base.dataset}` (**not ImageNet**)')}: {counts}"
+
+
+def _setup_words(base: R.ExperimentResult, mode: str) -> str:
+    cfg, h = _config(base), base.runs[base.seeds[0]].history
+    model, spec = cfg.get("model", {}), confounds.model_spec(cfg.get("model", {}))
+    steps = f" of {h['step'][0]:.0f} steps" if h.get("step") else ""
+    return (f"Profile `{base.profile}`: images decoded at {cfg.get('data', {}).get('image_size', 256)} px, "
+            f"{spec.input_size}-px crops (feature maps {confounds.feature_maps(spec)} at conv1, pool1, pool2, pool5), "
+            f"width {model.get('width', 1.0)}, init `{model.get('init', 'paper')}`, batch "
+            f"{cfg.get('data', {}).get('batch_size', '?')}, {len(h.get('epoch', []))} epochs{steps}. Error rates in "
+            f"%, `{mode}` evaluation unless named (`center`: one centre patch; `ten_crop`: the paper's ten patches "
+            "with averaged softmax; ensemble: the softmax averaged over an experiment's seeds), of the checkpoint "
+            "chosen on a minival carved from the training set (the validation images are scored once). Mean ± std "
+            "is over seeds (sample std).")
+
+
+def _summary(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options) -> Summary:
+    base = found[o.baseline]
+    runs = [run for res in found.values() for run in res.runs.values()]
+    wall = sum(run.history["wall_s"][-1] for run in runs if run.history.get("wall_s"))
+    return Summary(len(found), tuple(sorted({len(r.seeds) for r in found.values()})), base.dataset, base.profile,
+                   base.dataset in ablations.COMPARABLE, _data_words(base, o.store_dir),
+                   base.provenance["hardware"], len(runs), wall, _setup_words(base, o.mode), tuple(skipped))
+
+
+# --- Tables 1 and 2 --------------------------------------------------------------------------------------------------
+
+def _paper_rows2() -> list[TableRow]:
+    def s(x: float | None) -> Score | None:
+        return None if x is None else Score(x / 100, None, 0)
+
+    return [TableRow(name, s(a), s(b), s(c), "paper") for name, a, b, c in paper.TABLE2]
+
+
+def table1(base: R.ExperimentResult, mode: str) -> tuple[TableRow, ...]:
+    """The paper's rows; ours only from ILSVRC-2010 (`imagenet2010`), the data Table 1 is on."""
+    rows = [TableRow(name, Score(a / 100, None, 0), Score(b / 100, None, 0), None, "paper")
+            for name, a, b in paper.TABLE1]
+    if base.dataset == "imagenet2010":
+        rows.append(TableRow("CNN", score(per_seed(base, mode)), score(per_seed(base, mode, "err_top5")), None,
+                             f"ours, {mode}, {len(base.seeds)} seeds, ILSVRC-2010 validation (the paper: test)"))
+    else:
+        rows.append(TableRow("CNN", None, None, None,
+                             f"ours: not comparable ({base.dataset} data; Table 1 needs ILSVRC-2010, `imagenet2010`)"))
+    return tuple(rows)
+
+
+def table2(base: R.ExperimentResult, mode: str) -> tuple[TableRow, ...]:
+    """The paper's rows and ours, each of ours saying what it is or why it cannot be produced."""
+    off = "" if base.dataset == "imagenet" else f"; not comparable: {base.dataset} data"
+    n, m = len(base.seeds), base.metrics
+    rows = _paper_rows2()
+    for crop in ("center", "ten_crop"):
+        rows.append(TableRow("1 CNN", score(per_seed(base, crop)), score(per_seed(base, crop, "err_top5")), None,
+                             f"ours, {crop}, {n} seeds{off}; top-5 (test) needs the evaluation server"))
+    ensemble = (Score(m[mode]["err_top1"], None, n), Score(m[mode]["err_top5"], None, n))
+    if n == ENSEMBLE:
+        rows.append(TableRow("5 CNNs", *ensemble, None, f"ours, {mode}, ensemble of the baseline's 5 seeds{off}"))
+    elif n > 1:
+        rows.append(TableRow(f"{n} CNNs", *ensemble, None, f"ours, {mode}, ensemble of the baseline's {n} seeds, "
+                             f"not the paper's {ENSEMBLE} (it needs {ENSEMBLE} seeds){off}"))
+    else:
+        rows.append(TableRow("5 CNNs", None, None, None, f"ours: needs {ENSEMBLE} seeds of the baseline, it has 1"))
+    for name in ("1 CNN*", "7 CNNs*"):
+        rows.append(TableRow(name, None, None, None, "ours: needs the Fall 2011 release (pre-training on 15M "
+                                                     "images, 22K categories)"))
+    rows += [TableRow(name, Score(a / 100, None, 0), Score(b / 100, None, 0), None, "later reference, centre crop")
+             for name, a, b in paper.LATER]
+    return tuple(rows)
+
+
+# --- seeds, checkpoints, health, facts -------------------------------------------------------------------------------
+
+def _spread(found: dict[str, R.ExperimentResult], o: Options) -> SeedSpread:
+    names = [o.baseline, *ablations.ordered(found, o.baseline)]
+    rows = tuple((n, tuple(per_seed(found[n], o.mode))) for n in names)
+    return SeedSpread(rows, score(per_seed(found[o.baseline], o.mode)).std)
+
+
+def checkpoints(found: dict[str, R.ExperimentResult], mode: str) -> tuple[Checkpoints, ...]:
+    """The minival-chosen checkpoint's top-1 beside the last one's (metrics["per_seed_last"], None on old results)."""
+    out = []
+    for name, result in found.items():
+        try:
+            last = score(per_seed(result, mode, which="per_seed_last"))
+        except KeyError:
+            last = None
+        out.append(Checkpoints(name, score(per_seed(result, mode)), last))
+    return tuple(out)
+
+
+def health(found: dict[str, R.ExperimentResult]) -> tuple[RunHealth, ...]:
+    """Each run's health as training recorded it by the rule (summary["health"]); "not recorded" when absent."""
+    out = []
+    for name, result in found.items():
+        for s in result.seeds:
+            h = result.runs[s].summary.get("health") or {}
+            out.append(RunHealth(name, s, h.get("status", "not recorded"), h.get("reason", "")))
+    return tuple(out)
+
+
+def _settings(cfg: dict) -> str:
+    model, data = cfg.get("model", {}), cfg.get("data", {})
+    return (f"width {model.get('width', '?')}, input {model.get('input_size', '?')}, init {model.get('init', '?')}, "
+            f"batch {data.get('batch_size', '?')}, lr {cfg.get('optim', {}).get('lr', '?')}")
+
+
+def _facts(found: dict[str, R.ExperimentResult], healths: tuple[RunHealth, ...]) -> tuple[RunFact, ...]:
+    status = {(h.experiment, h.seed): h.status for h in healths}
+    out = []
+    for name, result in found.items():
+        for s, run in result.runs.items():
+            h = run.history
+            out.append(RunFact(name, s, run.summary.get("wandb_url"), len(h.get("epoch", [])),
+                               h["step"][-1] if h.get("step") else None, h["wall_s"][-1] if h.get("wall_s") else None,
+                               float(np.nanmean(h["train/images_per_s"])) if h.get("train/images_per_s") else None,
+                               _settings(run.config), status.get((name, s), "not recorded")))
+    return tuple(out)
+
+
+def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options) -> ReportNumbers:
+    base = found[o.baseline]
+    healths = health(found)
+    return ReportNumbers(
+        o.mode, o.baseline, _summary(found, skipped, o), table1(base, o.mode), table2(base, o.mode),
+        _spread(found, o), checkpoints(found, o.mode), HEALTH_RULE, healths,
+        ablations.ablations(found, o.baseline, o.mode, healths), ablations.lrn(found, o.baseline, o.mode),
+        figure1(found, o.baseline, o.threshold), figure3(found, o.baseline),
+        figure4(base, o.mode, o.store_dir, o.neighbours, o.queries),
+        {name: [res.runs[s].history for s in res.seeds] for name, res in found.items()},
+        _facts(found, healths), base.provenance, tuple(sorted({r.provenance["git_commit"] for r in found.values()})))

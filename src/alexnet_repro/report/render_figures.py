@@ -1,0 +1,143 @@
+"""The report's figure sections (Figures 1, 3 and 4) and section 3.3, from ReportNumbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_repro.report import figures, kernels, paper
+from alexnet_repro.report.document import Figure, Heading, Paragraph, Table
+from alexnet_repro.report.fmt import interval
+from alexnet_repro.report.numbers import Figure1, Figure3, Figure4, Lrn
+from alexnet_repro.report.speed import Ratio, mean_reach
+
+
+def _ratio_words(ratio: Ratio | None, paper_ratio: float) -> str:
+    if ratio is None:
+        return "ReLU never reached the level, so there is no ratio"
+    if ratio.relation == "?":
+        return "the ratio cannot be bounded: seeds of both nets stopped short of the level"
+    return (f"tanh needed **{ratio}** as many steps as ReLU (ratio of the means over seeds; the paper: about "
+            f"{paper_ratio:.0f}x)")
+
+
+def figure1(f: Figure1 | None, fig_dir: Path) -> list:
+    """Section 3.1, Figure 1: steps to a training-error level, ReLU against tanh, and the ratio over levels."""
+    if f is None:
+        return []
+    level, paper_ratio = paper.FIGURE1
+    rows = [[net.label, ", ".join(f"{s}: {r}" for s, r in zip(net.seeds, net.reaches)),
+             str(mean_reach(list(net.reaches)))] for net in (f.relu, f.tanh)]
+    source = (f"Runs: the `figure1_*` control (no dropout, weight decay or augmentation), per activation the "
+              f"learning rate with the lowest final training error ({f.relu.label}; {f.tanh.label})."
+              if f.missing_controls is None else f"Runs: the baseline and `tanh`; {f.missing_controls}.")
+    points = [(lvl, r.value, r.relation) for lvl, r in f.curve if r is not None and r.relation != "?"]
+    curve_rows = [[f"{lvl:.0%}", "-" if r is None else str(r)] for lvl, r in f.curve]
+    return [Heading("Section 3.1, Figure 1: ReLU against tanh"),
+            Paragraph(f"Training steps until the training top-1 error first reaches {f.threshold:.0%} "
+                      f"(`relu_tanh_threshold`), interpolated between the per-epoch values; '>' marks a seed that "
+                      f"never reached it (a lower bound), '<=' one already there at its first epoch. The paper: a "
+                      f"four-layer net on CIFAR-10 reached {level:.0%} training error {paper_ratio:.0f}x faster with "
+                      f"ReLUs; a different net and data, so only the direction is comparable. {source} Here "
+                      f"{_ratio_words(f.ratio, paper_ratio)}."),
+            Table(["net", "steps per seed", "mean"], rows),
+            Paragraph("The ratio is not one number: it depends on the level. Below, tanh's mean steps over ReLU's at "
+                      "every level from 80% to 20% training error."),
+            Table(["training-error level", "tanh / ReLU steps"], curve_rows),
+            Figure(figures.ratio_curve(points, (level, paper_ratio), fig_dir / "relu_tanh_ratio.png"),
+                   "tanh / ReLU steps to each training-error level (open: a bound, a net stopped short); the paper's "
+                   "6x at 25% on CIFAR-10 as x."),
+            Figure(figures.relu_vs_tanh((f.relu.label, list(f.relu.histories)), (f.tanh.label, list(f.tanh.histories)),
+                                        f.threshold, fig_dir / "relu_vs_tanh.png"),
+                   "Training error against steps, ReLU solid and tanh dashed, one line per seed; the grey line is the "
+                   "level.")]
+
+
+def _divisor_words(x: Lrn) -> str:
+    if x.divisors is None:
+        return ("The window sums were not logged by this run (history columns `lrn/norm1_window_mean`, "
+                "`lrn/norm2_window_mean`), so the divisor is not measured.")
+    parts = [f"{d.layer} {d.low:.3f} to {d.high:.3f} (gain {d.high ** -1:.3f} to {d.low ** -1:.3f})"
+             for d in x.divisors]
+    return (f"Measured over every epoch and seed of the baseline, from the logged mean window sum S: the divisor "
+            f"(k + α'·S)^β ranged {'; '.join(parts)}; a constant gain k^-β would give {x.k ** -x.beta:.3f}.")
+
+
+def lrn(x: Lrn | None) -> list:
+    """Section 3.3: no_lrn - baseline is the paper's experiment; lrn_gain separates normalisation from scale."""
+    if x is None:
+        return []
+    squares = 0.01 * x.k / x.scale if x.scale else float("inf")
+    words = (f"The baseline's LRN divides each activation by (k + α'·S)^β, S the sum of squares over a window of "
+             f"n = {x.size} channels, with k = {x.k:g}, α' = {x.scale:g} (α = {x.alpha:g}"
+             f"{' over n' if x.alpha_over_n else ''}), β = {x.beta:g}. The window term moves the divisor by 1% only "
+             f"once S reaches {squares:,.0f} (a root-mean-square activation of {np.sqrt(squares / x.size):.0f}); "
+             f"below that LRN acts almost as the constant gain k^-β = {x.k ** -x.beta:.2f}. " + _divisor_words(x)
+             + " `no_lrn` − baseline is the paper's experiment and is judged against its +1.4 / +1.2; `lrn_gain` "
+             "(the gain kept, the normalisation removed) is a mechanism check with no number in the paper.")
+    out = [Heading("Section 3.3: local response normalisation"), Paragraph(words)]
+    if x.missing:
+        out.append(Paragraph(f"The `{x.missing}` run was not evaluated, so its comparisons are missing below."))
+    rows = [[c.label, c.isolates, c.paper, interval(c.top1), interval(c.top5), f"{c.top1.seeds_a} / {c.top1.seeds_b}",
+             c.verdict.text] for c in x.comparisons]
+    return out + [Table(["comparison", "isolates", "paper top-1 / top-5", "ours Δ top-1 [95% CI]",
+                         "ours Δ top-5 [95% CI]", "seeds", "verdict (top-1)"], rows)]
+
+
+def _shares(values: tuple[float, ...]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1%}"
+    return f"{np.mean(values):.1%} (range {min(values):.1%} to {max(values):.1%}, {len(values)} nets)"
+
+
+def figure3(f: Figure3 | None, fig_dir: Path) -> list:
+    head = Heading("Figure 3: the baseline's conv1 kernels")
+    if f is None:
+        return [head, Paragraph("The result holds no conv1 kernels.")]
+    rows = [[f"trained (baseline, {f.seeds_source})", _shares(f.trained)],
+            [f"freshly initialised (torch seeds {', '.join(map(str, f.init_seeds))})", _shares(f.init)],
+            ["trained on shuffled labels (`shuffled_labels`)",
+             "control not run" if f.shuffled is None else _shares(f.shuffled)],
+            ["white noise (expected)", f"{f.white_noise:.1%}"]]
+    return [head,
+            Figure(figures.conv1_kernels(f.kernels, f.towers, fig_dir / "conv1_kernels.png"),
+                   "conv1 kernels of the first seed, one panel per tower (the paper: tower 1 largely colour-agnostic, "
+                   "tower 2 colour-specific)."),
+            Paragraph(f"Learned or random? For each kernel, the share of its spectral energy (|2-D DFT|², each colour "
+                      f"channel's mean removed, channels summed) within {kernels.LOW_RADIUS:g} cycles per kernel width "
+                      "of zero frequency, averaged over the kernels. Smooth, oriented filters like the paper's put "
+                      "most of their energy there; random kernels spread it over all frequencies. A net trained on "
+                      "shuffled labels separates learned detectors from a low-pass imprint of training itself."),
+            Table(["conv1", "low-frequency share"], rows)]
+
+
+def _rate(x: float | None, reason: str | None = None) -> str:
+    return f"{x:.1%}" if x is not None else f"- ({reason})" if reason else "-"
+
+
+def figure4(f: Figure4, fig_dir: Path) -> list:
+    head = Heading("Figure 4: predictions and nearest neighbours in fc7 space")
+    if f.reason:
+        return [head, Paragraph(f"No Figure 4: {f.reason}.")]
+    twins = f.group_chance is not None
+    rows = [["fc7 activations", _rate(f.fc7_rate), *([_rate(f.fc7_group_rate)] if twins else [])],
+            ["raw pixels (32x32)", _rate(f.pixel_rate, f.pixel_reason),
+             *([_rate(f.pixel_group_rate, f.pixel_reason)] if twins else [])],
+            ["chance (random training images)", _rate(f.chance), *([_rate(f.group_chance)] if twins else [])]]
+    header = ["neighbours by", "same class", *(["same class or palette twin"] if twins else [])]
+    twin_words = (" The generated classes share colour palettes in pairs (classes 2p and 2p+1): a neighbour found by "
+                  "colour alone lands on the palette twin as often as on the class, so the last column counts both, "
+                  "with its own chance level." if twins else f" Chance is 1/{f.classes} for balanced classes.")
+    out = [head,
+           Paragraph(f"Over all {f.val} validation images, the share of the {f.neighbours} nearest training images "
+                     f"(of {f.train}) by Euclidean distance that share the query's class: in the baseline's "
+                     f"{f.dim}-d fc7 space, and, as a control, in raw pixel space (the same images from the store, "
+                     f"whole, at 32x32).{twin_words}"),
+           Table(header, rows)]
+    if f.queries is None:
+        return out + [Paragraph(f"No thumbnails: {f.thumbs_reason}.")]
+    return out + [Figure(figures.nearest_neighbours(list(f.queries), [list(s) for s in f.shown],
+                                                    fig_dir / "nearest_neighbours.png"),
+                         "Validation images with the baseline's first seed's top-5 predictions, and the training "
+                         "images nearest to each in fc7 space.")]
