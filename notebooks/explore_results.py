@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from hydra import compose, initialize_config_dir
 
+import alexnet_repro.report.config  # noqa: F401  (registers the report config's schema for compose below)
 from alexnet_repro import results
 from alexnet_repro.cli import CONFIG_DIR
 from alexnet_repro.data.store import ShardReader

@@ -131,7 +131,7 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_res
 def _report_cfg(results_dir, store, out_dir, **kwargs) -> SimpleNamespace:
     """A report config with config.ReportConfig's attributes."""
     return SimpleNamespace(**{**dict(results_dir=str(results_dir), out_dir=str(out_dir), baseline="baseline",
-                                     mode="ten_crop", bootstrap_samples=200, seed=0, relu_tanh_threshold=0.5,
+                                     mode="ten_crop", relu_tanh_threshold=0.5, neighbours=5, figure4_queries=4,
                                      profile_name="tiny", data=SimpleNamespace(name="embedded_tiny",
                                                                                store_dir=str(store))), **kwargs})
 

@@ -153,8 +153,8 @@ def _history(steps_per_epoch: int, train_errors: list[float], wall: float, extra
              ) -> dict[str, list[float]]:
     n = len(train_errors)
     return {"epoch": [float(i) for i in range(n)], "step": [float(steps_per_epoch * (i + 1)) for i in range(n)],
-            "train/loss": [1.0] * n, "train/err_top1": train_errors, "val/err_top1": train_errors,
-            "val/err_top5": train_errors, "lr": [0.01] * n, "train/images_per_s": [100.0] * n,
+            "train/loss": [1.0] * n, "train/err_top1": train_errors, "minival/err_top1": train_errors,
+            "minival/err_top5": train_errors, "lr": [0.01] * n, "train/images_per_s": [100.0] * n,
             "wall_s": [wall * (i + 1) / n for i in range(n)], **(extra or {})}
 
 
@@ -199,7 +199,7 @@ def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict |
 def _cfg(tmp_path, store, dataset: str = "embedded_tiny", **kwargs) -> SimpleNamespace:
     """A report config with ReportConfig's attributes."""
     values = dict(results_dir=str(tmp_path / "results"), out_dir=str(tmp_path / "reports"), baseline="baseline",
-                  mode="ten_crop", bootstrap_samples=100, seed=0, relu_tanh_threshold=0.5, profile_name="tiny",
+                  mode="ten_crop", relu_tanh_threshold=0.5, neighbours=5, figure4_queries=4, profile_name="tiny",
                   data=SimpleNamespace(name=dataset, store_dir=str(store)))
     return SimpleNamespace(**{**values, **kwargs})
 

@@ -112,8 +112,8 @@ def test_anything_else_is_moved_aside_not_deleted_and_training_starts_fresh(tmp_
     kept = tmp_path / "baseline" / resume.REPLACED / "seed0-1"
     assert kept.is_dir() and (kept / "checkpoints").is_dir()  # nothing lost
     assert sorted(p.name for p in run.iterdir()) == [resume.FINGERPRINT]
-    (run / TRAIN_SUMMARY).write_text("{}")  # finished again: a second replacement gets the next number
-    resume.prepare(run, config())
+    (run / TRAIN_SUMMARY).write_text("{}")  # finished again, then started with other training code:
+    resume.prepare(run, config(), code="edited")  # a second replacement gets the next number
     assert (tmp_path / "baseline" / resume.REPLACED / "seed0-2").is_dir()
 
 

@@ -70,11 +70,11 @@ def wnid(c: int) -> str:
 
 
 def class_words(c: int) -> str:
-    hues = "/".join(str(h) for h in _palette(c))
+    hues = "/".join(str(h) for h in palette(c))
     return f"generated {SHAPES[c % len(SHAPES)]} with {TEXTURES[c % len(TEXTURES)]} texture, hues {hues}"
 
 
-def _palette(c: int) -> tuple[int, int]:
+def palette(c: int) -> tuple[int, int]:
     return PALETTES[(c // 2) % len(PALETTES)]
 
 
@@ -198,7 +198,7 @@ def render(c: int, rng: np.random.Generator) -> Image.Image:
     angle = rng.uniform(0, 2 * math.pi)
     mask = _shape_mask(SHAPES[c % len(SHAPES)], (w, h), cx, cy, r, angle)
     tex = _texture(TEXTURES[c % len(TEXTURES)], h, w, rng.uniform(0.10, 0.20) * r + 3, rng.uniform(0, math.pi), rng)
-    hue0, hue1 = _palette(c)
+    hue0, hue1 = palette(c)
     fg0, fg1 = _hue_colour(hue0, rng), _hue_colour(hue1, rng)
     fill = fg0 * tex[..., None] + fg1 * (1 - tex[..., None])
     pixels = np.where(mask[..., None], fill, pixels)

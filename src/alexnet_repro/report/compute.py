@@ -35,7 +35,7 @@ ENSEMBLE = 5  # the paper's "5 CNNs"
 
 @dataclass(frozen=True)
 class Options:
-    """What the report reads from its config (config.ReportConfig; new keys read with defaults meanwhile)."""
+    """What the report reads from its config (report/config.py's ReportConfig)."""
 
     results_dir: Path
     out_dir: Path
@@ -45,14 +45,14 @@ class Options:
     dataset: str
     profile: str
     store_dir: Path
-    neighbours: int = 5
-    queries: int = 4
+    neighbours: int
+    queries: int
 
     @classmethod
     def from_config(cls, cfg) -> Options:
         return cls(Path(cfg.results_dir), Path(cfg.out_dir), cfg.baseline, cfg.mode, cfg.relu_tanh_threshold,
-                   cfg.data.name, cfg.profile_name, Path(cfg.data.store_dir), getattr(cfg, "neighbours", 5),
-                   getattr(cfg, "figure4_queries", 4))
+                   cfg.data.name, cfg.profile_name, Path(cfg.data.store_dir), cfg.neighbours,
+                   cfg.figure4_queries)
 
 
 def per_seed(result: R.ExperimentResult, mode: str, key: str = "err_top1", which: str = "per_seed") -> list[float]:

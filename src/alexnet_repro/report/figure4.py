@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from alexnet_repro import results as R
-from alexnet_repro.data.generate import _palette
+from alexnet_repro.data.generate import palette
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import neighbours
 from alexnet_repro.report.numbers import Figure4
@@ -24,7 +24,7 @@ def palette_groups(result: R.ExperimentResult) -> np.ndarray | None:
     """(classes,) palette id per label for the generated data (wnid n99<class>); None for any other data."""
     if not result.dataset.startswith("embedded"):
         return None
-    hues = [_palette(int(c["wnid"][3:])) for c in result.classes]
+    hues = [palette(int(c["wnid"][3:])) for c in result.classes]
     ids = {h: i for i, h in enumerate(dict.fromkeys(hues))}
     return np.array([ids[h] for h in hues])
 

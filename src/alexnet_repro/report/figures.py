@@ -22,7 +22,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def training_curves(histories: dict[str, list[dict[str, list[float]]]], path: Path) -> Path:
-    """Training and validation top-1 error per epoch; one colour per experiment, one thin line per seed."""
+    """Training and minival top-1 error per epoch; one colour per experiment, one thin line per seed."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, seeds in histories.items():
         color = None
@@ -31,7 +31,7 @@ def training_curves(histories: dict[str, list[dict[str, list[float]]]], path: Pa
             line, = axes[0].plot(epochs, h["train/err_top1"], color=color, lw=1, label=name if i == 0 else None)
             color = line.get_color()
             axes[1].plot(epochs, h["minival/err_top1"], color=color, lw=1, label=name if i == 0 else None)
-    for ax, title in zip(axes, ("training top-1 error", "validation top-1 error (centre crop)")):
+    for ax, title in zip(axes, ("training top-1 error", "minival top-1 error (centre crop; held out from training)")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

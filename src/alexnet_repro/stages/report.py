@@ -13,9 +13,7 @@ from alexnet_repro.schema import validate
 def main(raw: DictConfig) -> None:
     with user_errors():
         cfg = validate(raw, ReportConfig)
-        path = build_report(cfg.results_dir, cfg.data.store_dir, cfg.out_dir, baseline=cfg.baseline,
-                            samples=cfg.bootstrap_samples, seed=cfg.seed, dataset=cfg.data.name,
-                            profile=cfg.profile_name, mode=cfg.mode, relu_tanh_threshold=cfg.relu_tanh_threshold)
+        path = build_report(cfg)
         log.info("report written to %s and %s", path, path.parent / "report.html")
 
 
