@@ -146,3 +146,22 @@ def test_a_damaged_result_is_one_line_naming_the_file_and_the_evaluate_stage(tmp
     assert str(err.value).endswith("re-run its evaluate stage (`dvc repro evaluate@baseline`)")
     found, skipped = results.load_all(folder.parent)  # the report lists it as skipped, with the reason
     assert found == {} and says in skipped[0]
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("train_summary.json", '{"epochs": '),
+    ("resolved_config.yaml", "model: [unclosed"),
+    ("history.csv", "epoch,step\n0,abc\n"),
+])
+def test_a_damaged_file_of_a_finished_run_is_one_line_naming_it(tmp_path, name, damage):
+    """A bare `Expecting value: line 1 column 1 (char 0)`, naming no file, before."""
+    run = tmp_path / "seed0"
+    run.mkdir()
+    (run / "train_summary.json").write_text('{"epochs": 1}')
+    (run / "resolved_config.yaml").write_text("model: {width: 1}\n")
+    (run / "history.csv").write_text("epoch,step\n0,8\n")
+    assert results.load_run(run).history == {"epoch": [0.0], "step": [8.0]}
+    (run / name).write_text(damage)
+    with pytest.raises(results.ResultError) as err:
+        results.load_run(run)
+    assert _one_line(err).startswith(f"{run / name} cannot be read (") and "train that run again" in str(err.value)

@@ -173,14 +173,24 @@ def write_train_summary(run_dir: str | Path, summary: dict) -> None:
     write_json(Path(run_dir) / TRAIN_SUMMARY, summary)
 
 
+def _read_run_file(path: Path, parse):
+    """parse(path), or one line naming the file and the stage that writes it again (its run's training)."""
+    try:
+        return parse(path)
+    except (OSError, ValueError, yaml.YAMLError, AttributeError, KeyError, TypeError) as err:
+        raise ResultError(f"{path} cannot be read ({' '.join(str(err).split())}): train that run again "
+                          "(its train stage, with fresh_start=true)") from None
+
+
 def load_run(run_dir: str | Path) -> SeedRun:
     """A finished training run (train_summary.json exists), as evaluation reads it."""
     run_dir = Path(run_dir)
     summary_path = run_dir / TRAIN_SUMMARY
     if not summary_path.exists():
         raise FileNotFoundError(f"{summary_path} does not exist: that training did not finish")
-    config = recorded_config(yaml.safe_load((run_dir / "resolved_config.yaml").read_text()))
-    return SeedRun(json.loads(summary_path.read_text()), config, read_history(run_dir / "history.csv"))
+    summary = _read_run_file(summary_path, lambda p: json.loads(p.read_text()))
+    config = _read_run_file(run_dir / "resolved_config.yaml", lambda p: recorded_config(yaml.safe_load(p.read_text())))
+    return SeedRun(summary, config, _read_run_file(run_dir / "history.csv", read_history))
 
 
 def load_all(results_dir: str | Path, dataset: str | None = None,
