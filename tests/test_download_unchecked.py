@@ -1,5 +1,5 @@
 """Downloads with no md5 to check (verify_md5=false, a mirror of unknown md5): the bytes get the archive's name
-only when they read as a whole archive of its kind (data/archive_check.py). Over real HTTP on 127.0.0.1."""
+only when they read as a whole archive of its kind (data/fetch.py: archive_problem). Over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
