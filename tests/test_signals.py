@@ -35,6 +35,8 @@ class SendAt(L.Callback):
     def on_validation_batch_end(self, trainer, *args):
         if where == f"val:{trainer.current_epoch}" and not trainer.sanity_checking:
             os.kill(os.getpid(), signum)
+        if where == "sanity" and trainer.sanity_checking:
+            os.kill(os.getpid(), signum)
 
 if previous == "submitit":
     def requeue(signum, frame):
@@ -160,3 +162,12 @@ def test_sigusr2_during_validation_saves_the_epoch_then_hands_over_to_submitit(t
     assert torch.load(folder / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
     assert [int(e) for e in read_history(folder / "history.csv")["epoch"]] == [0]
     assert not (folder / "train_summary.json").exists()
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_during_the_sanity_check_exits_143_not_0(tiny_data, tmp_path):
+    """Before training starts Lightning's own handler is in place: its SIGTERMException exited 0."""
+    stopped = run(tmp_path / "run", tiny_data, "SIGTERM", "sanity", extra=["logger=none"])
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    assert not (tmp_path / "run" / "train_summary.json").exists()
+    assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()  # nothing trained, nothing to save
