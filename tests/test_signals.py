@@ -15,9 +15,9 @@ import torch
 from alexnet_repro.results import read_history
 from conftest import CONF, PYTHON, ROOT, data_overrides
 
-# argv: run folder, signal name, where ("step:<k>" after that step, "val:<epoch>" in that epoch's validation),
-# "submitit" to install a handler standing in for submitit's (it records the call and exits -1 as submitit
-# does after requeueing), then the overrides.
+# argv: run folder, signal name, where ("step:<k>" after that step, "val:<epoch>" in that epoch's validation,
+# "sanity" in the sanity check), "submitit" to install handlers standing in for submitit's (USR2 records the call
+# and exits -1 as submitit does after requeueing; TERM records it and returns), then the overrides.
 SIGNALLED_RUN = r"""
 import os, signal, sys
 from pathlib import Path
@@ -42,7 +42,11 @@ if previous == "submitit":
     def requeue(signum, frame):
         Path(run_dir, "requeued-by-submitit").write_text(signal.Signals(signum).name)
         sys.exit(-1)
+    def bypass(signum, frame):  # submitit's SIGTERM handler: it logs and returns
+        with open(Path(run_dir, "bypassed-by-submitit"), "a") as f:
+            f.write(signal.Signals(signum).name + "\n")
     signal.signal(signal.SIGUSR2, requeue)
+    signal.signal(signal.SIGTERM, bypass)
 
 with initialize_config_dir(config_dir=sys.argv[5], version_base="1.3"):
     cfg = compose(config_name="train", overrides=sys.argv[6:])
@@ -171,3 +175,15 @@ def test_sigterm_during_the_sanity_check_exits_143_not_0(tiny_data, tmp_path):
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     assert not (tmp_path / "run" / "train_summary.json").exists()
     assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()  # nothing trained, nothing to save
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_under_submitit_saves_then_leaves_the_decision_to_its_handler(tiny_data, tmp_path):
+    """submitit only logs SIGTERM (some clusters send it before the preemption signal): the step is saved, its
+    handler is called, and training goes on to the end."""
+    folder = tmp_path / "run"
+    done = run(folder, tiny_data, "SIGTERM", "step:3", previous="submitit", extra=["logger=none"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (folder / "bypassed-by-submitit").read_text() == "SIGTERM\n"
+    assert "SIGTERM received at step 4: " in done.stderr and "handing over" in done.stderr
+    assert json.loads((folder / "train_summary.json").read_text())["global_step"] == 16

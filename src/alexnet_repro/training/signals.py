@@ -7,6 +7,9 @@ reaches train_summary.json, the done marker), and the next start resumes it (res
             job when under SLURM (`scontrol requeue`, as Lightning does), exit 138
   SIGUSR2   submitit's preemption and time-out signal (Hydra's submitit launcher): save, then hand over to the
             handler submitit installed at start, which requeues the job and exits; elsewhere exit 140
+Whatever the signal, a Python handler installed before training (submitit's) is called after the save, and
+decides: it may exit (submitit's USR2: requeue, exit), or return (submitit's SIGTERM "bypass"), and then
+training goes on, with last.ckpt holding the step of the signal.
 
 Lightning's own SIGTERM handling stops the loops with SIGTERMException, a SystemExit of code None: exit 0,
 without a checkpoint. This callback replaces Lightning's handlers once training starts, stops only at a batch
@@ -116,18 +119,27 @@ class Preemption(L.Callback):
 
     def _stop(self, trainer, save: bool) -> None:
         signum = self.received or signal.SIGTERM  # another rank's signal: the common case, TERM
+        name = signal.Signals(signum).name
         if save:
             self.last.save(trainer)
+        previous = self.before.get(signum)
+        if callable(previous):
+            # A handler that was there before training decides what follows, now that the state is saved:
+            # submitit's USR2 handler requeues the job and exits; its SIGTERM handler only logs (on clusters
+            # that send TERM before the preemption signal) and training goes on.
+            log.warning("%s received at step %d: %s holds this step; handing over to the handler in place "
+                        "before training", name, trainer.global_step, self.last.path)
+            self._restore()
+            previous(signum, None)
+            self.received = None
+            self.on_train_start(trainer, trainer.lightning_module)  # it returned: keep training, still listening
+            return
         code = exit_code(signum)
         log.warning("%s received at step %d: %s holds this step; exiting with code %d (start the run again to "
-                    "resume it)", signal.Signals(signum).name, trainer.global_step, self.last.path, code)
+                    "resume it)", name, trainer.global_step, self.last.path, code)
         self._restore()
-        if signum != signal.SIGTERM and trainer.is_global_zero:
-            previous = self.before.get(signum)
-            if callable(previous):
-                previous(signum, None)  # submitit's: requeues the job with the same arguments, then exits
-            elif (job := slurm_job_id()) is not None:
-                requeue_slurm_job(job)
+        if signum != signal.SIGTERM and trainer.is_global_zero and (job := slurm_job_id()) is not None:
+            requeue_slurm_job(job)
         raise Preempted(code)
 
     def on_exception(self, trainer, pl_module, exception):
