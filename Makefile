@@ -21,10 +21,15 @@ test-fast: $(STAMP)      ## the fast default suite only
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(STAMP): pyproject.toml $(BIN)/pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# A venv is whole once it has pip (venv installs it last): one interrupted before that is made again, not kept
+# forever half-made (`.venv/bin/pip: not found` at every later `make`).
+$(BIN)/pip:
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 
 bench: $(STAMP)          ## every benchmark; the resize and loader ones use photographs (the bench extra)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from alexnet_repro.results import TRAIN_SUMMARY, finished_runs
 from alexnet_repro.training import resume
@@ -45,7 +46,7 @@ def test_the_fingerprint_ignores_paths_logging_and_loader_settings_but_not_what_
 
 def killed_run(run: Path, cfg: dict) -> None:
     (run / "checkpoints").mkdir(parents=True)
-    (run / "checkpoints" / "last.ckpt").write_bytes(b"state")
+    torch.save({"state": 1}, run / "checkpoints" / "last.ckpt")  # a readable checkpoint: resume checks it
     (run / resume.FINGERPRINT).write_text(json.dumps({"fingerprint": resume.fingerprint_of(cfg), "config": cfg}))
 
 
@@ -85,7 +86,7 @@ def test_a_killed_run_with_the_same_config_resumes_from_its_last_checkpoint(tmp_
     run = tmp_path / "baseline" / "seed0"
     killed_run(run, config())
     assert resume.prepare(run, config()).checkpoint == run / "checkpoints" / "last.ckpt"
-    assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"state"
+    assert torch.load(run / "checkpoints" / "last.ckpt") == {"state": 1}
 
 
 def test_a_killed_run_of_another_config_stops_naming_the_keys_unless_asked_to_start_fresh(tmp_path):

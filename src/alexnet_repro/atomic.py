@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -32,6 +33,9 @@ def _as_if_created(path: Path, mode: int) -> None:
     os.chmod(path, mode & ~_umask())
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file-size limit
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces `target` in one rename."""
@@ -44,6 +48,10 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         _as_if_created(tmp_path, 0o666)
         os.replace(tmp_path, target)
+    except OSError as err:
+        if err.filename is None and err.errno in FULL:  # a write's error names no file: say which output
+            raise OSError(err.errno, f"{err.strerror} while writing", str(target)) from err
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,12 @@ NOT_RECORDED = ("paths", "logger", "ckpt_path", "fresh_start", "trainer.enable_p
 
 
 class ResultError(ValueError):
-    pass
+    """A result file of another schema, or damaged: a ValueError, so the entry points print one line."""
+
+
+# What write() puts in result.json besides schema_version: load() names the first ones missing.
+RESULT_KEYS = ("experiment", "dataset", "profile", "seeds", "names", "metrics", "runs", "classes", "towers",
+               "provenance")
 
 
 def recorded_config(resolved: dict) -> dict:
@@ -128,23 +134,42 @@ def write(folder: str | Path, result: ExperimentResult) -> None:
 def load(folder: str | Path) -> ExperimentResult:
     folder = Path(folder)
     path = folder / RESULT_JSON
+    again = f"re-run its evaluate stage (`dvc repro evaluate@{folder.name}`)"
     if not path.exists():
         old = " (it holds an older layout: re-run its evaluate stage)" if (folder / "metrics.json").exists() else ""
         raise FileNotFoundError(f"{path} does not exist{old}")
-    meta = json.loads(path.read_text())
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    try:
+        meta = json.loads(path.read_text())
+    except ValueError as err:
+        raise ResultError(f"{path} is not valid JSON ({err}): {again}") from None
+    if not isinstance(meta, dict) or "schema_version" not in meta:
+        raise ResultError(f"{path} has no schema_version (not a result file, or damaged): {again}")
+    if meta["schema_version"] != SCHEMA_VERSION:
         raise ResultError(f"{path} has schema version {meta.get('schema_version')!r}, this code reads "
                           f"{SCHEMA_VERSION}: re-run its evaluate stage")
-    with np.load(folder / RESULT_NPZ) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    missing = [k for k in RESULT_KEYS if k not in meta]
+    if missing:
+        raise ResultError(f"{path} lacks {', '.join(map(repr, missing))}: {again}")
+    npz_path = folder / RESULT_NPZ
+    try:
+        with np.load(npz_path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # missing, cut short, not an .npz
+        raise ResultError(f"{npz_path} cannot be read ({' '.join(str(err).split())}): {again}") from None
+    if "labels" not in arrays:
+        raise ResultError(f"{npz_path} lacks 'labels': {again}")
 
     def prefixed(prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
+    try:
+        runs = {s: SeedRun(**r) for s, r in meta["runs"].items()}
+    except (AttributeError, TypeError) as err:
+        raise ResultError(f"{path}: 'runs' is not what evaluate writes ({err}): {again}") from None
     return ExperimentResult(
         meta["experiment"], meta["dataset"], meta["profile"], meta["seeds"], arrays["labels"], meta["names"],
         prefixed("top5/"), prefixed("ensemble_top5/"), meta["metrics"],
-        {s: SeedRun(**r) for s, r in meta["runs"].items()}, meta["classes"], meta["towers"], meta["provenance"],
+        runs, meta["classes"], meta["towers"], meta["provenance"],
         arrays.get("conv1"), prefixed("features/"), arrays.get("conv1_seeds"))
 
 
@@ -187,6 +212,13 @@ def finished_runs(experiment_dir: str | Path, seeds: list[int]) -> tuple[list[Ru
         if folder.name not in asked:
             notes.append(f"{folder.name}: not among the seeds asked for {list(seeds)}, ignored")
     return records, notes
+def _read_run_file(path: Path, parse):
+    """parse(path), or one line naming the file and the stage that writes it again (its run's training)."""
+    try:
+        return parse(path)
+    except (OSError, ValueError, yaml.YAMLError, AttributeError, KeyError, TypeError) as err:
+        raise ResultError(f"{path} cannot be read ({' '.join(str(err).split())}): train that run again "
+                          "(its train stage, with fresh_start=true)") from None
 
 
 def load_run(run_dir: str | Path) -> SeedRun:
@@ -195,8 +227,9 @@ def load_run(run_dir: str | Path) -> SeedRun:
     summary_path = run_dir / TRAIN_SUMMARY
     if not summary_path.exists():
         raise FileNotFoundError(f"{summary_path} does not exist: that training did not finish")
-    config = recorded_config(yaml.safe_load((run_dir / "resolved_config.yaml").read_text()))
-    return SeedRun(json.loads(summary_path.read_text()), config, read_history(run_dir / "history.csv"))
+    summary = _read_run_file(summary_path, lambda p: json.loads(p.read_text()))
+    config = _read_run_file(run_dir / "resolved_config.yaml", lambda p: recorded_config(yaml.safe_load(p.read_text())))
+    return SeedRun(summary, config, _read_run_file(run_dir / "history.csv", read_history))
 
 
 def load_all(results_dir: str | Path, dataset: str | None = None,

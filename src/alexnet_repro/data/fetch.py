@@ -1,7 +1,9 @@
 """Acquire archives: local files, file:// or http(s):// URLs. Streams with a progress bar, resumes a partial
 download (`<name>.part`), checks the length the server announced and then the md5, and only then gives the file
 its name. A download cut short stays in `<name>.part` for the next try to resume; a whole download with the
-wrong md5 is moved to `<name>.bad`, never resumed into."""
+wrong md5 is moved to `<name>.bad`, never resumed into. Without an md5 (verify_md5=false, a location of unknown
+md5) a tar or tar.gz gets its name only once it reads as a whole archive of that kind (archive_problem): an HTML
+page goes to `<name>.bad`, a body cut short stays in `<name>.part` for the next try."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import tarfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +27,10 @@ log = logging.getLogger(__name__)
 
 class ChecksumError(ValueError):
     pass
+
+
+class NotAnArchive(ValueError):
+    """A file with no md5 to check that does not read as the archive its name says."""
 
 
 def md5sum(path: Path, progress: bool = False) -> str:
@@ -53,6 +60,36 @@ def verify(path: Path, md5: str | None) -> None:
     if (actual := md5sum(path, progress=path.stat().st_size > 1 << 30)) != md5:
         raise ChecksumError(f"{path}: md5 {actual} does not match the published {md5}")
     _stamp(path, md5)
+
+
+def _remembered(path: Path, token: str) -> bool:
+    stamp = path.with_name(path.name + VERIFIED)
+    return stamp.exists() and stamp.read_text().strip() == _stamp_text(path, token)
+
+
+def _unchecked_token(kind: str) -> str:
+    return f"readable-{kind}"  # in the stamp where an md5 would be: this file was read whole as a `kind` archive
+
+
+def _check_unchecked(source: str, path: Path, kind: str, downloaded: bool) -> None:
+    """Raise unless path reads as a whole `kind` archive; remembered like an md5 check."""
+    if _remembered(path, _unchecked_token(kind)):
+        return
+    if (found := archive_problem(path, kind)) is not None:
+        reason, cut_short = found
+        if cut_short and downloaded and path.name.endswith(".part"):
+            raise IncompleteDownload(f"{source}: the download is {reason}, and neither an md5 nor the server "
+                                     f"says how long it should be; the bytes are kept in {path} and the next try "
+                                     "resumes from there")
+        if path.name.endswith(".part"):
+            where = _set_aside(path, path.with_name(path.name[: -len(".part")] + ".bad"), downloaded)
+        else:
+            where = "delete or replace it"
+        raise NotAnArchive(f"{path if not path.name.endswith('.part') else source}: {reason}, not a readable "
+                           f"{kind} archive, and there is no md5 to check it against (data.source.verify_md5); "
+                           f"{where}")
+    if not path.name.endswith(".part"):  # fetch stamps the finished file once it has its name
+        _stamp(path, _unchecked_token(kind))
 
 
 def _stamp_text(path: Path, md5: str) -> str:
@@ -146,13 +183,25 @@ def _of(total: int | None) -> str:
 def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Path:
     """Put `source` (path or URL) at `dest`, verified. An existing, verified `dest` is kept as it is."""
     dest = Path(dest)
+    scheme = urlparse(source).scheme
+    downloaded = scheme in ("http", "https")
+    kind = expected_kind(dest.name) if md5 is None else None
     if dest.exists():
-        verify(dest, md5)
-        return dest
+        if kind is None:
+            verify(dest, md5)
+            return dest
+        try:
+            _check_unchecked(source, dest, kind, downloaded=False)
+            return dest
+        except NotAnArchive:
+            if not downloaded:
+                raise  # the user's own file: never moved
+            bad = dest.with_name(dest.name + ".bad")
+            os.replace(dest, bad)  # named by an earlier version of this code: set aside, then downloaded again
+            log.warning("%s is not a readable %s archive (moved to %s): downloading it again", dest, kind, bad)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    scheme = urlparse(source).scheme
-    if scheme in ("http", "https"):
+    if downloaded:
         _stream(source, part, progress)
     else:
         local = Path(urlparse(source).path if scheme == "file" else source)
@@ -160,11 +209,14 @@ def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Pa
             raise FileNotFoundError(f"{local} does not exist")
         shutil.copyfile(local, part)
     if md5 is not None and (actual := md5sum(part, progress)) != md5:
-        where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=scheme in ("http", "https"))
+        where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=downloaded)
         raise ChecksumError(f"{source}: md5 {actual} does not match the published {md5}; {where}")
+    if kind is not None:
+        _check_unchecked(source, part, kind, downloaded)
     os.replace(part, dest)
-    if md5 is not None:
-        _stamp(dest, md5)  # checked just now: the next run need not hash it again (os.replace keeps the mtime)
+    if md5 is not None or kind is not None:
+        # checked just now: the next run need not check it again (os.replace keeps the mtime)
+        _stamp(dest, md5 if md5 is not None else _unchecked_token(kind))
     return dest
 
 
@@ -179,3 +231,65 @@ def _set_aside(part: Path, bad: Path, downloaded: bool) -> str:
         return f"the copy {part} was deleted"
     os.replace(part, bad)
     return f"the downloaded bytes were moved to {bad} (delete it to free the space) and the next try starts from zero"
+
+
+# --- Is this file a whole tar archive? -------------------------------------------------------------------------
+# The check for downloads with no checksum to go by (verify_md5=false, a mirror of unknown md5, a server that
+# sends no Content-Length): an HTML error page served with status 200, or a body cut short without a word, must
+# not be given the archive's name (the next run would take it as is). Cheap at ImageNet's size: a plain tar's
+# member headers are read by seeking past their data (the 138 GB train tar holds 1000 members); a gzipped one
+# (the devkit, Imagenette) is decompressed once, as extracting it would.
+
+GZIP_MAGIC = b"\x1f\x8b"
+BLOCK = tarfile.BLOCKSIZE  # 512
+
+
+def expected_kind(name: str) -> str | None:
+    """'tar' or 'tar.gz' from the archive's file name; None for names of no known kind (not checked)."""
+    if name.endswith((".tar.gz", ".tgz")):
+        return "tar.gz"
+    if name.endswith(".tar"):
+        return "tar"
+    return None
+
+
+def archive_problem(path: Path, kind: str) -> tuple[str, bool] | None:
+    """None if path is a readable archive of `kind`; else (what is wrong, whether it looks cut short: the right
+    kind of file that ends early, which a resumed download may complete)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(BLOCK)
+    if kind == "tar.gz" and not head.startswith(GZIP_MAGIC):
+        return f"not gzip data (it starts with {head[:16]!r})", False
+    if kind == "tar" and (len(head) < BLOCK or not _is_tar_header(head)):
+        if len(head) < BLOCK and head and not head.lstrip().startswith(b"<"):
+            return f"only {size} bytes, less than one tar header", True
+        return f"not a tar archive (it starts with {head[:16]!r})", False
+    try:
+        with tarfile.open(path, "r:gz" if kind == "tar.gz" else "r:") as archive:
+            end = 0
+            for member in archive:
+                end = member.offset_data + ((member.size + BLOCK - 1) // BLOCK) * BLOCK
+    except (tarfile.TarError, EOFError, OSError) as err:  # gzip's "ended before the end-of-stream marker"
+        return f"the archive ends early or is damaged ({err})", True
+    if end == 0:
+        return "an archive with no members", False
+    if kind == "tar":
+        # tarfile stops quietly at a missing header: a plain tar cut short inside a member's data or before
+        # its end-of-archive marker reads as a shorter archive. Check both against the size. POSIX asks for two
+        # zero blocks; one is required here, for writers that stop after the first.
+        with open(path, "rb") as f:
+            f.seek(end)
+            marker = f.read(BLOCK)
+        if end > size or marker != bytes(BLOCK):
+            return f"cut short: {size:,} bytes, without the end-of-archive marker after byte {end:,}", True
+    return None
+
+
+def _is_tar_header(block: bytes) -> bool:
+    if block[257:262] == b"ustar":
+        return True
+    try:  # a pre-POSIX (v7) header: only its checksum says it is one
+        return int(block[148:156].split(b"\0")[0].strip() or b"-1", 8) == tarfile.calc_chksums(block)[0]
+    except ValueError:
+        return False

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from alexnet_repro.atomic import atomic_path, write_json
-from alexnet_repro.data.pixel_stats import MEAN_IMAGE_FILE
+from alexnet_repro.data import pixel_stats
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.workers import map_in_processes
 
@@ -76,14 +75,10 @@ def pixel_statistics(store_dir: str | Path, max_images: int | None = None, seed:
         "eigenvectors": sign_fixed(vectors[:, order]).tolist(),
         "eigenvector_layout": "columns: eigenvectors[:, i] is p_i",
         "sign_rule": "largest-magnitude component of each eigenvector is positive",
-        "mean_image_file": MEAN_IMAGE_FILE,
     }
     return stats, (image_sum / n_images / 255.0).astype(np.float32)
 
 
 def write_statistics(stats: dict, mean_image: np.ndarray, json_path: str | Path) -> None:
-    json_path = Path(json_path)
-    with atomic_path(json_path.parent / MEAN_IMAGE_FILE) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, mean_image)
-    write_json(json_path, stats)  # last: its presence means both files are whole
+    """The stage's writer is pixel_stats.write, beside its reader (one module per file format)."""
+    pixel_stats.write(stats, mean_image, json_path)

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from alexnet_repro.atomic import write_json
 from alexnet_repro.data.ilsvrc import IMAGE_SUFFIXES, read_archive_index, read_classes
 from alexnet_repro.data.sources import Part, archive_parts, file_parts, manifest, read_part
 from alexnet_repro.data.store import (
@@ -36,6 +35,7 @@ from alexnet_repro.data.store import (
     encode_image,
     shard_is_complete,
     shard_stem,
+    write_index,
     write_shard,
 )
 from alexnet_repro.workers import map_in_processes
@@ -203,11 +203,11 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
     for entry in splits.values():
         tables = [json.loads((store_dir / f"{s}.json").read_text()) for s in entry["shards"]]
         entry["count"] = sum(len(t["names"]) for t in tables)
+        entry["digests"] = [t["sha256"] for t in tables]  # the fingerprint's view of the images (store.py)
         skipped += [message for t in tables for message in t.get("skipped", [])]
     for message in skipped:
         log.warning("skipped %s", message)
-    index = {"format": 1, "encoding": encoding, "image_size": STORE_SIZE, "quality": quality,
-             "subsampling": SUBSAMPLING, "classes": classes,
-             "splits": splits, "skipped": skipped}
-    write_json(store_dir / INDEX, index)
+    index = {"encoding": encoding, "image_size": STORE_SIZE, "quality": quality, "subsampling": SUBSAMPLING,
+             "classes": classes, "splits": splits, "skipped": skipped}
+    write_index(store_dir, index)
     return index

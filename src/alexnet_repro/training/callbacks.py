@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import shutil
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -40,6 +43,11 @@ class Throughput(L.Callback):
         self.started = self.last = time.perf_counter()
         self.images = 0
         self.waiting = 0.0
+
+    def on_train_start(self, trainer, pl_module):
+        # A run resumed mid-epoch gets no on_train_epoch_start for that epoch: count from the restart (the
+        # clock's zero, the machine's boot, made its rate 0.05 images/s and its wait 100%).
+        self.on_train_epoch_start(trainer, pl_module)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.waiting += time.perf_counter() - self.last
@@ -143,9 +151,31 @@ class LogFilters(L.Callback):
                              caption=[f"tower {i + 1}" for i in range(len(grids))])
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the previous one under that name is untouched (atomic_path)."""
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """A checkpoint appears under its name only once completely written (temp file, then rename)."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None):
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+        try:
+            with atomic_path(path) as tmp:
+                torch.save(checkpoint, tmp)
+        except (OSError, RuntimeError) as err:
+            raise CheckpointWriteError(write_failure(Path(path), err)) from err
+
+
+def write_failure(path: Path, err: BaseException) -> str:
+    """One line for a failed write. torch reports a full disk as `RuntimeError: basic_ios::clear: iostream
+    error` or a `PytorchStreamWriter failed writing file`, without errno: a nearly full disk is named as such."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    full = getattr(err, "errno", None) == errno.ENOSPC or (free is not None and free < 64 << 20)
+    reason = " ".join(str(err).split()) or type(err).__name__
+    if full:
+        return f"no space left on {path.parent} while writing {path.name} ({reason}); the previous {path.name}, " \
+               "if any, is untouched: free some space and start the run again to resume it"
+    return f"{path} could not be written ({reason}); the previous {path.name}, if any, is untouched"

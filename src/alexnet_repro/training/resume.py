@@ -24,11 +24,14 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_repro.atomic import write_json
 from alexnet_repro.results import TRAIN_SUMMARY, recorded_config
+from alexnet_repro.training.links import localize_links
+from alexnet_repro.training.lock import LOCK
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,10 @@ REPLACED = "replaced"
 
 
 class ConfigChanged(ValueError):
+    pass
+
+
+class CheckpointUnreadable(ValueError):
     pass
 
 
@@ -66,13 +73,24 @@ def differing_keys(old: dict, new: dict) -> str:
                      if a.get(k) != b.get(k))
 
 
+def _entries(run_dir: Path) -> list[Path]:
+    """What the folder holds besides its lock (lock.py), which belongs to the folder, not to a run."""
+    return [p for p in run_dir.iterdir() if p.name != LOCK]
+
+
 def _move_aside(run_dir: Path, why: str) -> None:
     replaced = run_dir.parent / REPLACED
     replaced.mkdir(parents=True, exist_ok=True)
     n = 1
     while (target := replaced / f"{run_dir.name}-{n}").exists():
         n += 1
-    os.replace(run_dir, target)
+    # Entry by entry, leaving the lock file in place: moving the folder would move the held lock with it, and
+    # a second start would find the new folder unlocked. A kill in between leaves the rest in run_dir, which
+    # the next start moves aside in its turn: nothing is lost.
+    target.mkdir()
+    for entry in _entries(run_dir):
+        os.replace(entry, target / entry.name)
+    localize_links(target)  # a killed run never reached its own clean-up; evaluate's deps include replaced/
     log.warning("%s %s: moved to %s; training starts from step 0", run_dir, why, target)
 
 
@@ -85,7 +103,7 @@ def _stored(run_dir: Path) -> dict | None:
 
 def _inspect(run_dir: Path, fingerprint: str, code: str) -> tuple[str, str]:
     """("fresh" | "adopt" | "resume" | "replace" | "changed", why) for what run_dir holds; changes nothing."""
-    if not run_dir.exists() or not any(run_dir.iterdir()):
+    if not run_dir.exists() or not _entries(run_dir):
         return "fresh", ""
     stored = _stored(run_dir)
     if (run_dir / TRAIN_SUMMARY).exists():
@@ -124,6 +142,7 @@ def prepare(run_dir: Path, config: dict, rank_zero: bool = True, fresh_start: bo
         raise ConfigChanged(f"{run_dir} {why} ({differing_keys(_stored(run_dir)['config'], config)}): run it with "
                             "its own config to resume it, or add fresh_start=true to set it aside and start over")
     if action == "resume" and not fresh_start:
+        check_readable(run_dir / LAST_CKPT)
         log.info("%s: resuming from %s", run_dir, LAST_CKPT)
         return Start(checkpoint=run_dir / LAST_CKPT)
     if rank_zero:
@@ -132,3 +151,15 @@ def prepare(run_dir: Path, config: dict, rank_zero: bool = True, fresh_start: bo
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / FINGERPRINT, {"fingerprint": fingerprint, "config": config, "code": code})
     return Start()
+
+
+def check_readable(ckpt: Path) -> None:
+    """A checkpoint cut short (a full disk, a copy broken off) fails inside Lightning with a zip traceback. torch
+    writes a zip archive whose directory is at its end, so opening it finds a truncation cheaply."""
+    try:
+        with zipfile.ZipFile(ckpt) as archive:
+            archive.infolist()
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        best = ckpt.with_name("best.ckpt")
+        way = f"resume from the best epoch with ckpt_path={best}, or " if best.exists() and best != ckpt else ""
+        raise CheckpointUnreadable(f"{ckpt} cannot be read ({err}): {way}start over with fresh_start=true") from None

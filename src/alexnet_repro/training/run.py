@@ -25,10 +25,12 @@ from alexnet_repro.export import FILENAME, LAST_FILENAME, ExportError, load_mode
 from alexnet_repro.results import read_history, write_train_summary
 from alexnet_repro.schema import validate
 from alexnet_repro.seeds import stream_seed
-from alexnet_repro.training import resume
+from alexnet_repro.training import lock, resume
 from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
 from alexnet_repro.training.config import TrainConfig, TrainerConfig
+from alexnet_repro.training.links import LocalLinks
 from alexnet_repro.training.module import SELECTION, AlexNetModule
+from alexnet_repro.training.signals import Preemption
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
 WANDB_ID = "wandb_id.txt"
@@ -63,12 +65,15 @@ def wandb_run_id(run_dir: Path) -> str:
 
 
 def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
+    last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
+                          cfg.trainer.checkpoint_every_minutes)
     callbacks = [
         Throughput(),  # first: its epoch figures must be logged before EpochHistory reads them
         EpochHistory(run_dir / "history.csv"),
         best,
-        LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
-                       cfg.trainer.checkpoint_every_minutes),
+        last,
+        Preemption(last),  # after `last`: SIGTERM/USR1/USR2 save last.ckpt and exit non-zero (signals.py)
+        LocalLinks(run_dir),  # no links out of the run folder (W&B's debug-core.log): links.py
     ]
     if cfg.logger.log_filters and cfg.logger.backend == "wandb":
         callbacks.append(LogFilters())
@@ -113,7 +118,13 @@ def run_health(history: dict[str, list[float]], classes: int, cfg: TrainConfig) 
 
 
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
-    cfg = validate(raw_cfg, TrainConfig)
+    cfg = validate(raw_cfg, TrainConfig)  # before the folder is made or locked: a bad value leaves nothing behind
+    # One training per run folder: a second start stops in one line naming the first's PID (lock.py).
+    with lock.hold(Path(run_dir).resolve(), rank_zero_only.rank == 0):
+        return _train(cfg, raw_cfg, run_dir, extra_callbacks)
+
+
+def _train(cfg: TrainConfig, raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple) -> dict:
     if cfg.data.decoder == "dali":  # before any run folder is touched: a one-line error, never a CPU fallback
         check_dali(uses_cuda(cfg.trainer), read_info(cfg.data.store_dir).encoding, cfg.data.image_size)
     run_dir = Path(run_dir).resolve()

@@ -1,0 +1,49 @@
+"""SIGTERM to a training inside `dvc repro` (a user, an OOM daemon, SLURM ending the step): `dvc repro` fails,
+and the next `dvc repro` resumes the run and ends with the uninterrupted run's weights and history. It used to
+exit 0 without train_summary.json: DVC recorded the stage as done with a seed missing."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from test_pipeline import RUNS, repo, sh  # noqa: F401  (repo: the fixture, a fresh copy of the repository)
+
+from alexnet_repro.results import read_history
+from alexnet_repro.training.lock import LOCK
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigterm_to_a_training_inside_dvc_repro_fails_it_and_the_next_repro_resumes(repo):  # noqa: F811
+    first = sh("dvc", "repro", "train@baseline-0", cwd=repo)  # with download, resize and pca before it
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    run = repo / RUNS / "baseline" / "seed0"
+    replaced = repo / RUNS / "baseline" / "replaced" / "seed0-1"  # the uninterrupted run, once set aside
+
+    env = {**os.environ, "PATH": f"{os.path.dirname(os.sys.executable)}:{os.environ['PATH']}", "WANDB_SILENT": "true"}
+    env.pop("WANDB_MODE", None)
+    proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not (replaced.exists() and (run / "checkpoints" / "last.ckpt").exists()):
+        assert proc.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"
+        time.sleep(0.02)
+    training = int((run / LOCK).read_text())  # the training's own PID, which holds the run folder's lock
+    os.kill(training, signal.SIGTERM)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode != 0, output[-3000:]
+    assert "SIGTERM received at step" in output
+    assert not (run / "train_summary.json").exists()
+
+    again = sh("dvc", "repro", cwd=repo)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "resuming from checkpoints/last.ckpt" in again.stdout + again.stderr
+    resumed, whole = read_history(run / "history.csv"), read_history(replaced / "history.csv")
+    for key in ("step", "train/loss", "val/err_top1", "lr"):
+        assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
+    a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in b)
