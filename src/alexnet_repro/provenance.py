@@ -37,9 +37,27 @@ def versions() -> str:
     return ", ".join(found)
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux's /proc/cpuinfo), else the architecture."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def vector_isa() -> str:
+    """The instruction set torch's CPU kernels dispatch to (AVX512, AVX2, ...): float results, and so the metrics
+    of a chaotic optimisation, differ from one kind to the next (README: what is reproducible)."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def hardware() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; {platform.platform()}"
+    return (f"{cpu_model()} ({vector_isa()} kernels), {os.cpu_count()} CPU cores, {gpu}; "
+            f"{platform.platform()}")
 
 
 def collect(data_fingerprint: str) -> dict[str, str]:
