@@ -39,7 +39,8 @@ def repo(tmp_path_factory):
     for generated in ("reports", "results"):  # the committed full run's outputs; this run makes its own
         shutil.rmtree(work / generated, ignore_errors=True)
     params = yaml.safe_load((work / "params.yaml").read_text())
-    params.update(dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"])
+    params.update(dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"],
+                  figure1={"experiments": ["figure1_relu", "figure1_tanh"], "lrs": [0.01], "epochs": 1})
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.email=t@t", "-c", "user.name=t",
                                                               "commit", "-qm", "fixture"]):
