@@ -147,3 +147,19 @@ def test_every_entry_point_names_a_bad_key_in_one_line(script, override, key):
                             timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert key in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_cli_names_a_typo_inside_an_experiment_file(tmp_path):
+    """Hydra's message puts the key on its second line; the one line the user sees must hold it."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "typo.yaml").write_text("# @package _global_\nexperiment_name: typo\nmodel:\n  dropuot: 0.5\n")
+    result = run_train("--config-dir", str(conf), "+experiment=typo", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2 and "dropuot" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_impossible_seed_is_named_and_leaves_no_run_folder(tmp_path):
+    result = run_train("seed=-1", f"hydra.run.dir={tmp_path / 'seed-1'}")
+    assert result.returncode == 2 and "seed=-1" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "seed-1").exists()  # Hydra made it before the check: it is removed again, being empty

@@ -41,6 +41,8 @@ class _HeldStderr:
         lines = [line.strip() for line in "".join(self.held).splitlines() if line.strip()]
         if lines and lines[0].startswith("Traceback"):  # Hydra failed outside composition (making the run folder):
             lines = [line for line in lines if ": " in line and not line.startswith(("File ", "Set the "))][-1:]
+        if len(lines) > 1 and lines[0].endswith(":"):  # "In 'experiment/x': ConfigKeyError raised ...:" + the key
+            return f"{lines[0]} {lines[1]}"
         return lines[0] if lines else "the configuration could not be composed"
 
     def __getattr__(self, name):

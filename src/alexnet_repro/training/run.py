@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet_repro import health
 from alexnet_repro.atomic import write_bytes
+from alexnet_repro.basics import ConfigError
 from alexnet_repro.code_hash import code_fingerprint
 from alexnet_repro.data.dali_loader import check_dali
 from alexnet_repro.data.datamodule import StoreDataModule
@@ -117,8 +118,19 @@ def run_health(history: dict[str, list[float]], classes: int, cfg: TrainConfig) 
                            classes, floor, cfg.trainer.max_epochs)
 
 
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # only an empty folder: never a run's files
+    except OSError:
+        pass
+
+
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
-    cfg = validate(raw_cfg, TrainConfig)  # before the folder is made or locked: a bad value leaves nothing behind
+    try:
+        cfg = validate(raw_cfg, TrainConfig)  # before the folder is locked or used
+    except ConfigError:
+        _remove_if_empty(Path(run_dir))  # Hydra made it before the task started: a bad value leaves nothing behind
+        raise
     # One training per run folder: a second start stops in one line naming the first's PID (lock.py).
     with lock.hold(Path(run_dir).resolve(), rank_zero_only.rank == 0):
         return _train(cfg, raw_cfg, run_dir, extra_callbacks)
