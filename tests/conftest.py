@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -47,6 +48,16 @@ def tiny_data(tmp_path_factory):
     shutil.copyfile(root / "raw" / "classes.json", tree / "classes.json")
     return {"root": root, "archives": archives, "spec": spec, "raw": root / "raw", "tree": tree,
             "store": root / "store", "stats": root / "stats" / "pca_stats.json"}
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a training or `dvc repro` this test starts: this interpreter's bin on PATH, W&B quiet and
+    in the config's mode, and not attached to a W&B service this test process may have started (in-process
+    trainings): a child that shares it can find its own resumed run "in use"."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true", **extra}
+    for key in ("WANDB_MODE", "WANDB_SERVICE"):
+        env.pop(key, None)
+    return env
 
 
 def data_overrides(tiny) -> list[str]:

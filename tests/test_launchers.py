@@ -3,18 +3,17 @@ as submitit jobs, each in its own deterministic run folder (the SLURM launcher i
 `hydra/launcher=slurm`, conf/hydra/launcher/slurm.yaml)."""
 
 import json
-import os
 import subprocess
 
 import pytest
 
-from conftest import PYTHON, ROOT, data_overrides
+from conftest import PYTHON, ROOT, child_env, data_overrides
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_two_seed_sweep_through_submitit_local(tiny_data, tmp_path):
-    env = {**os.environ, "WANDB_SILENT": "true"}
+    env = child_env()
     args = [PYTHON, "src/train.py", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
             "+experiment=baseline", "seed=0,1", *data_overrides(tiny_data), "trainer.max_epochs=1", "logger=none",
             f"paths.runs={tmp_path}"]

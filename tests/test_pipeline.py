@@ -14,15 +14,14 @@ import torch
 import yaml
 
 from alexnet_repro.results import read_history
-from conftest import ROOT
+from conftest import ROOT, child_env
 
 pytestmark = pytest.mark.slow
 RUNS = Path("runs") / "embedded_tiny" / "tiny"  # runs/<dataset>/<profile>/<experiment>/seed<k>
 
 
 def sh(*args, cwd, timeout=1200):
-    env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true"}
-    env.pop("WANDB_MODE", None)
+    env = child_env()
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -84,7 +83,7 @@ def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
     """SIGKILL `dvc repro` (and its training) after the first checkpoint; the next `dvc repro` resumes the run
     from it and ends with the history and weights of the uninterrupted run (test 1's, now in replaced/)."""
     run = repo / RUNS / "baseline" / "seed0"
-    env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true"}
+    env = child_env()
     proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     replaced = repo / RUNS / "baseline" / "replaced" / "seed0-1"  # the finished run, set aside

@@ -13,6 +13,7 @@ from test_pipeline import RUNS, repo, sh  # noqa: F401  (repo: the fixture, a fr
 
 from alexnet_repro.results import read_history
 from alexnet_repro.training.lock import LOCK
+from conftest import child_env
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +24,7 @@ def test_sigterm_to_a_training_inside_dvc_repro_fails_it_and_the_next_repro_resu
     run = repo / RUNS / "baseline" / "seed0"
     replaced = repo / RUNS / "baseline" / "replaced" / "seed0-1"  # the uninterrupted run, once set aside
 
-    env = {**os.environ, "PATH": f"{os.path.dirname(os.sys.executable)}:{os.environ['PATH']}", "WANDB_SILENT": "true"}
-    env.pop("WANDB_MODE", None)
+    env = child_env()
     proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
@@ -42,7 +42,7 @@ def test_sigterm_to_a_training_inside_dvc_repro_fails_it_and_the_next_repro_resu
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from checkpoints/last.ckpt" in again.stdout + again.stderr
     resumed, whole = read_history(run / "history.csv"), read_history(replaced / "history.csv")
-    for key in ("step", "train/loss", "val/err_top1", "lr"):
+    for key in ("step", "train/loss", "minival/err_top1", "lr"):
         assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
     a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]

@@ -51,7 +51,7 @@ def test_the_lock_is_taken_in_process_too_and_resume_ignores_and_keeps_it(tmp_pa
     with lock.hold(run_dir):
         with pytest.raises(lock.RunInUse, match=f"in use by PID {os.getpid()}"), lock.hold(run_dir):
             pass
-        assert resume._inspect(run_dir, "x") == ("fresh", "")  # the lock file alone is no run
+        assert resume._inspect(run_dir, "x", code="") == ("fresh", "")  # the lock file alone is no run
         (run_dir / "train_summary.json").write_text("{}")
         resume.prepare(run_dir, {"a": 1})  # a finished run is set aside: the held lock stays in the folder
         assert (run_dir / lock.LOCK).exists()

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import subprocess
 
 import pytest
@@ -10,7 +9,7 @@ import torch
 
 from alexnet_repro.results import read_history
 from alexnet_repro.training.run import train
-from conftest import CONF, PYTHON, ROOT, compose_train, data_overrides
+from conftest import CONF, PYTHON, ROOT, child_env, compose_train, data_overrides
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -118,8 +117,7 @@ def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data,
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tiny_data, tmp_path):
-    env = {**os.environ, "WANDB_SILENT": "true"}
-    env.pop("WANDB_MODE", None)
+    env = child_env()
     args = [PYTHON, "src/train.py", "+experiment=baseline", "trainer=ddp2_cpu", *data_overrides(tiny_data),
             "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
