@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Stage commands in dvc.yaml say `python`: it must be the project's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-fast setup bench clean-runs
+.PHONY: run test test-fast setup bench clean-runs compare
 
 run: $(STAMP)            ## set up, then run the whole pipeline on the embedded dataset
 	dvc repro
@@ -20,6 +20,9 @@ test-fast: $(STAMP)      ## the fast default suite only
 	pytest
 
 setup: $(STAMP)
+
+compare: $(STAMP)        ## after `make run`: do this machine's results agree with the committed ones (seed spread)?
+	python -m alexnet_repro.reproducibility
 
 $(STAMP): pyproject.toml $(BIN)/pip
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -1,0 +1,87 @@
+"""Does a run on this machine agree with the committed one? `python -m alexnet_repro.reproducibility` (or
+`make compare`) reads each experiment's per-seed ten-crop top-1 errors from results/ and from the committed
+results (git HEAD, or another git revision), and says whether the means agree within the committed seed spread.
+
+On the same machine kind the numbers are equal. On another (another CPU instruction set, another GPU) the float
+kernels differ and the runs drift apart by about a seed's worth: the check is a Welch t-test of the two sets of
+per-seed errors at 5%, not equality (README: what is reproducible)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from alexnet_repro.basics import PROJECT_ROOT
+
+MODE, KEY = "ten_crop", "err_top1"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    experiment: str
+    ours: list[float]
+    committed: list[float]
+    equal: bool  # the same numbers: the same machine kind
+    agrees: bool  # within the seed spread (Welch t, 5%)
+    p_value: float | None
+
+
+def per_seed(metrics: dict) -> list[float]:
+    return [seed[MODE][KEY] for seed in metrics["per_seed"].values()]
+
+
+def compare(experiment: str, ours: list[float], committed: list[float], level: float = 0.05) -> Agreement:
+    if ours == committed:
+        return Agreement(experiment, ours, committed, True, True, 1.0)
+    if min(len(ours), len(committed)) < 2 or np.std(ours + committed) == 0:
+        return Agreement(experiment, ours, committed, False, False, None)  # no spread to compare within
+    p = float(stats.ttest_ind(ours, committed, equal_var=False).pvalue)
+    return Agreement(experiment, ours, committed, False, p >= level, p)
+
+
+def committed_metrics(path: Path, revision: str) -> dict | None:
+    relative = path.resolve().relative_to(PROJECT_ROOT)
+    shown = subprocess.run(["git", "show", f"{revision}:{relative.as_posix()}"], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True)
+    return json.loads(shown.stdout) if shown.returncode == 0 else None
+
+
+def check(results_dir: Path, revision: str = "HEAD") -> list[Agreement]:
+    found = []
+    for path in sorted(results_dir.glob("*/metrics.json")):
+        reference = committed_metrics(path, revision)
+        if reference is not None:
+            found.append(compare(path.parent.name, per_seed(json.loads(path.read_text())), per_seed(reference)))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "results")
+    parser.add_argument("--revision", default="HEAD", help="the git revision whose results are the reference")
+    args = parser.parse_args(argv)
+    rows = check(args.results, args.revision)
+    if not rows:
+        print(f"no results under {args.results} with a committed counterpart at {args.revision}", file=sys.stderr)
+        return 2
+    for r in rows:
+        verdict = ("identical" if r.equal else "within the seed spread" if r.agrees
+                   else "no spread to compare within" if r.p_value is None else "OUTSIDE the seed spread")
+        p = "" if r.p_value is None or r.equal else f" (Welch p {r.p_value:.2f})"
+        print(f"{r.experiment:18s} ours {np.mean(r.ours) * 100:5.1f}%  committed {np.mean(r.committed) * 100:5.1f}%"
+              f"  {verdict}{p}")
+    outside = [r.experiment for r in rows if not r.agrees]
+    print(f"{len(rows) - len(outside)} of {len(rows)} experiments agree with {args.revision}'s results"
+          + (f"; not: {', '.join(outside)}" if outside else ""))
+    return 1 if outside else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
