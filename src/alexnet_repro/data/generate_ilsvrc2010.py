@@ -29,7 +29,6 @@ from alexnet_repro.data.generate import GeneratedSpec, _quirk, _tar_bytes, class
 from alexnet_repro.data.ilsvrc2010 import DEVKIT_DATA, FILES, VAL_TRUTH
 
 
-
 def class_id(c: int, classes: int) -> int:
     """ILSVRC2010_ID of class c: 1..classes, in the reverse of the wnid order, so a reader that assumed the IDs
     follow the sorted wnids would mislabel every image."""

@@ -66,7 +66,8 @@ def parse_devkit(devkit_tar: Path) -> tuple[dict[int, str], dict[str, str], list
                                     f"({FILES['devkit']})")
         synsets = np.atleast_1d(loadmat(data / "meta.mat", squeeze_me=True)["synsets"])
         if "ILSVRC2010_ID" not in (synsets.dtype.names or ()):
-            raise ValueError(f"{devkit_tar}: {DEVKIT_DATA}/meta.mat has no ILSVRC2010_ID field (another year's devkit?)")
+            raise ValueError(f"{devkit_tar}: {DEVKIT_DATA}/meta.mat has no ILSVRC2010_ID field (another year's "
+                             "devkit?)")
         leaves = [s for s in synsets if int(s["num_children"]) == 0]  # the ancestors are never labels
         id_to_wnid = {int(s["ILSVRC2010_ID"]): str(s["WNID"]) for s in leaves}
         words = {str(s["WNID"]): str(s["words"]) for s in leaves}

@@ -1,6 +1,7 @@
 """Where the resize stage's images come from, one shard's worth at a time: files of an unpacked ImageFolder
 tree, or byte ranges of the ILSVRC archives indexed in place (data/ilsvrc.py's archives.json): a class's
-inner tar in the train archive, or single images in the val (or ILSVRC-2010's test) archive. Nothing is unpacked to disk.
+inner tar in the train archive, or single images in the val (or ILSVRC-2010's test) archive. Nothing is
+unpacked to disk.
 
 A shard is rebuilt unless its manifest matches: the hash of every input's location, size and mtime (files)
 or archive identity and byte range (archives), labels, and the encoding settings. Same name, other bytes,
