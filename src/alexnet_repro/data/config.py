@@ -28,8 +28,8 @@ class SourceConfig:
 
     def __post_init__(self) -> None:
         choice("data.source.kind", self.kind, ("embedded", "ilsvrc", "ilsvrc2010", "imagefolder", "imagenette"))
-        if self.kind == "ilsvrc2010" and self.verify_md5 is True:  # no md5s were published for 2010's files
-            raise ConfigError("data.source.verify_md5=true is impossible for ilsvrc2010: there are no published md5s "
+        if self.kind == "ilsvrc2010" and self.verify_md5 is True:  # we know of no published md5s for 2010's files
+            raise ConfigError("data.source.verify_md5=true is impossible for ilsvrc2010: we know of no published md5s "
                               "for its archives; set it to false (each tar is still checked to read whole)")
         if not isinstance(self.generated, dict):
             raise ConfigError(f"data.source.generated={self.generated!r} must be a mapping of GeneratedSpec fields")
