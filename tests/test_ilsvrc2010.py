@@ -135,6 +135,14 @@ def test_the_val_tar_given_as_the_test_tar_is_refused(data2010, tmp_path):
     assert FILES["test_truth"] in _one_line_error(folder, tmp_path)
 
 
+def test_a_test_archive_moved_after_indexing_is_named_by_resize(data2010, tmp_path):
+    folder = _copy(data2010, tmp_path)
+    raw = acquire(_source(folder, tmp_path), tmp_path / "raw", progress=False)
+    (folder / FILES["test"]).rename(tmp_path / "elsewhere.tar")
+    with pytest.raises(FileNotFoundError, match=f"{FILES['test']} is missing or changed .* download stage again"):
+        build_store(raw, tmp_path / "store", workers=1, progress=False)
+
+
 # --- config ------------------------------------------------------------------------------------------------------
 
 def _data(overrides: list[str]) -> DataConfig:
