@@ -22,16 +22,17 @@ they nor the class list equal 2012's, so labels go through this devkit's meta.ma
 
 from __future__ import annotations
 
+import io
 import json
-import tempfile
-from pathlib import Path
+import tarfile
+import zlib
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from scipy.io import loadmat
 
 from alexnet_repro.atomic import atomic_dir
 from alexnet_repro.data.ilsvrc import ARCHIVES, _identity, _regular_members, _write_classes, train_classes
-from alexnet_repro.data.safe_tar import extract_to
 
 # The five files the download stage fetches (data/download.py), by role.
 FILES = {"train": "ILSVRC2010_images_train.tar", "val": "ILSVRC2010_images_val.tar",
@@ -41,39 +42,50 @@ DEVKIT_DATA = "devkit-1.0/data"
 VAL_TRUTH = "ILSVRC2010_validation_ground_truth.txt"
 
 
-def read_truth(path: Path, id_to_wnid: dict[int, str]) -> list[str]:
-    """A ground-truth file -> the wnid of each line; a line that is not a class's ILSVRC2010_ID is one error
-    naming the file and the line (a 2012 file, or another devkit's, fails here)."""
+def read_truth(text: str, source: str, id_to_wnid: dict[int, str]) -> list[str]:
+    """A ground-truth file's text -> the wnid of each line; a line that is not a class's ILSVRC2010_ID is one
+    error naming the file (source) and the line (a 2012 file, or another devkit's, fails here)."""
     wnids = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         token = line.strip()
         if not token:
             continue
         if not token.isdigit() or int(token) not in id_to_wnid:
-            raise ValueError(f"{path}: line {number} ({token!r}) is not the ILSVRC2010_ID of a class in the "
+            raise ValueError(f"{source}: line {number} ({token!r}) is not the ILSVRC2010_ID of a class in the "
                              "devkit's meta.mat")
         wnids.append(id_to_wnid[int(token)])
     return wnids
 
 
+def _devkit_files(devkit_tar: Path) -> dict[str, bytes]:
+    """meta.mat and the validation ground truth, read from the devkit without unpacking the rest of it (its
+    demo binaries and feature code); keyed by their path under devkit-1.0/data/."""
+    wanted, found = {f"{DEVKIT_DATA}/meta.mat", f"{DEVKIT_DATA}/{VAL_TRUTH}"}, {}
+    try:
+        with tarfile.open(devkit_tar, mode="r:*") as tar:
+            for member in tar:
+                name = str(PurePosixPath(member.name))  # "./devkit-1.0/..." -> "devkit-1.0/..."
+                if name in wanted and member.isfile():
+                    found[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise tarfile.ReadError(f"{devkit_tar} is truncated or not a tar archive ({err})") from None
+    if missing := sorted(wanted - set(found)):
+        raise FileNotFoundError(f"{devkit_tar} holds no {missing[0]}: not the ILSVRC-2010 devkit ({FILES['devkit']})")
+    return found
+
+
 def parse_devkit(devkit_tar: Path) -> tuple[dict[int, str], dict[str, str], list[str]]:
     """ILSVRC2010_ID -> wnid and wnid -> words for the 1000 classes (leaves), and the validation labels."""
-    with tempfile.TemporaryDirectory() as tmp:
-        extract_to(devkit_tar, Path(tmp))
-        data = Path(tmp) / DEVKIT_DATA
-        if not (data / "meta.mat").exists():
-            raise FileNotFoundError(f"{devkit_tar} holds no {DEVKIT_DATA}/meta.mat: not the ILSVRC-2010 devkit "
-                                    f"({FILES['devkit']})")
-        synsets = np.atleast_1d(loadmat(data / "meta.mat", squeeze_me=True)["synsets"])
-        if "ILSVRC2010_ID" not in (synsets.dtype.names or ()):
-            raise ValueError(f"{devkit_tar}: {DEVKIT_DATA}/meta.mat has no ILSVRC2010_ID field (another year's "
-                             "devkit?)")
-        leaves = [s for s in synsets if int(s["num_children"]) == 0]  # the ancestors are never labels
-        id_to_wnid = {int(s["ILSVRC2010_ID"]): str(s["WNID"]) for s in leaves}
-        words = {str(s["WNID"]): str(s["words"]) for s in leaves}
-        if not (data / VAL_TRUTH).exists():
-            raise FileNotFoundError(f"{devkit_tar} holds no {DEVKIT_DATA}/{VAL_TRUTH}")
-        truth = read_truth(data / VAL_TRUTH, id_to_wnid)
+    files = _devkit_files(devkit_tar)
+    synsets = np.atleast_1d(loadmat(io.BytesIO(files[f"{DEVKIT_DATA}/meta.mat"]), squeeze_me=True)["synsets"])
+    if "ILSVRC2010_ID" not in (synsets.dtype.names or ()):
+        raise ValueError(f"{devkit_tar}: {DEVKIT_DATA}/meta.mat has no ILSVRC2010_ID field (another year's "
+                         "devkit?)")
+    leaves = [s for s in synsets if int(s["num_children"]) == 0]  # the ancestors are never labels
+    id_to_wnid = {int(s["ILSVRC2010_ID"]): str(s["WNID"]) for s in leaves}
+    words = {str(s["WNID"]): str(s["words"]) for s in leaves}
+    truth = read_truth(files[f"{DEVKIT_DATA}/{VAL_TRUTH}"].decode(), f"{devkit_tar}:{DEVKIT_DATA}/{VAL_TRUTH}",
+                       id_to_wnid)
     return id_to_wnid, words, truth
 
 
@@ -91,7 +103,7 @@ def labelled_images(archive: Path, truth: list[str], truth_file: str, progress: 
 def index_ilsvrc2010(paths: dict[str, Path], raw_dir: Path, progress: bool = True) -> Path:
     """classes.json and archives.json in raw_dir from the five files of FILES (keys as there)."""
     id_to_wnid, words, val_truth = parse_devkit(paths["devkit"])
-    test_truth = read_truth(paths["test_truth"], id_to_wnid)
+    test_truth = read_truth(Path(paths["test_truth"]).read_text(), str(paths["test_truth"]), id_to_wnid)
     train = train_classes(paths["train"], words, progress)
     val = labelled_images(paths["val"], val_truth, f"{paths['devkit']}:{DEVKIT_DATA}/{VAL_TRUTH}", progress)
     test = labelled_images(paths["test"], test_truth, str(paths["test_truth"]), progress)
