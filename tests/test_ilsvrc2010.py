@@ -72,6 +72,14 @@ def test_store_has_the_three_splits_and_every_training_image(data2010):
     assert all(label == int(name[3:9]) for name, label in zip(train.names, train.labels))
 
 
+def test_a_url_prefix_fetches_the_five_files_into_the_download_folder(data2010, tmp_path):
+    source = _source(f"file://{data2010['root'] / 'archives'}", tmp_path)
+    acquire(source, tmp_path / "raw", progress=False)
+    assert sorted(p.name for p in (tmp_path / "downloads").iterdir() if not p.name.endswith(".verified")) == \
+        sorted(FILES.values())
+    assert (tmp_path / "raw" / "classes.json").read_text() == (data2010["raw"] / "classes.json").read_text()
+
+
 def test_a_gzipped_jpeg_decodes_as_the_jpeg_inside(data2010):
     with tarfile.open(data2010["generated"].paths["train"]) as outer:
         inner = tarfile.open(fileobj=io.BytesIO(outer.extractfile(f"{wnid(0)}.tar").read()))
