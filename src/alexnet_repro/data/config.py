@@ -18,7 +18,7 @@ from alexnet_repro.schema import PathsConfig, register
 
 @dataclass
 class SourceConfig:
-    kind: str = MISSING  # embedded | ilsvrc | imagefolder | imagenette
+    kind: str = MISSING  # embedded | ilsvrc (2012) | ilsvrc2010 | imagefolder | imagenette
     location: str = MISSING  # folder or URL prefix of the archives, or the ImageFolder root
     verify_md5: bool = MISSING
     # kind=embedded: data/generate.py's GeneratedSpec fields (checked by the download stage, which alone reads
@@ -27,7 +27,10 @@ class SourceConfig:
     download_dir: str = "${paths.data}/archives/${data.name}"  # where archives given by URL are saved
 
     def __post_init__(self) -> None:
-        choice("data.source.kind", self.kind, ("embedded", "ilsvrc", "imagefolder", "imagenette"))
+        choice("data.source.kind", self.kind, ("embedded", "ilsvrc", "ilsvrc2010", "imagefolder", "imagenette"))
+        if self.kind == "ilsvrc2010" and self.verify_md5 is True:  # we know of no published md5s for 2010's files
+            raise ConfigError("data.source.verify_md5=true is impossible for ilsvrc2010: we know of no published md5s "
+                              "for its archives; set it to false (each tar is still checked to read whole)")
         if not isinstance(self.generated, dict):
             raise ConfigError(f"data.source.generated={self.generated!r} must be a mapping of GeneratedSpec fields")
 
@@ -79,9 +82,15 @@ class DataConfig:
     # The shuffled_labels control (Figure 3): training labels permuted once over the images, the same for every
     # seed, so a net can only memorise; the validation labels stay true.
     shuffle_labels: bool = False
+    # The split evaluate scores: val, or test where the source labels one (ILSVRC-2010, Table 1's data).
+    eval_split: str = "val"
 
     def __post_init__(self) -> None:
         in_range("data.batch_size", self.batch_size, 1)
+        choice("data.eval_split", self.eval_split, ("val", "test"))
+        if self.eval_split == "test" and getattr(self.source, "kind", None) != "ilsvrc2010":
+            raise ConfigError("data.eval_split=test needs a source with a labelled test set: only ilsvrc2010 "
+                              f"(data=imagenet2010) has one, not {getattr(self.source, 'kind', None)!r}")
         if self.workers != "auto":
             if isinstance(self.workers, bool) or not isinstance(self.workers, int):
                 raise ConfigError(f"data.workers={self.workers!r} is impossible; it must be a number >= 0 or auto")

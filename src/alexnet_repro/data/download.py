@@ -1,5 +1,5 @@
 """The download stage's logic: get the configured source's archives, verified, and ingest them into raw_dir
-(ILSVRC-layout archives are indexed in place, not unpacked: data/ilsvrc.py)."""
+(ILSVRC-layout archives are indexed in place, not unpacked: data/ilsvrc.py, data/ilsvrc2010.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from torchvision.datasets.imagenet import ARCHIVE_META
 from alexnet_repro.data.fetch import fetch
 from alexnet_repro.data.generate import generate, spec_from
 from alexnet_repro.data.ilsvrc import index_ilsvrc, ingest_imagefolder
+from alexnet_repro.data.ilsvrc2010 import FILES as ILSVRC2010_FILES
+from alexnet_repro.data.ilsvrc2010 import index_ilsvrc2010
 from alexnet_repro.data.safe_tar import extract_to
 
 if TYPE_CHECKING:  # the data group's schema, for its type only: this module takes its values
@@ -51,6 +53,16 @@ def fetch_ilsvrc(location: str, dest_dir: Path, verify_md5: bool, progress: bool
     return paths
 
 
+def fetch_ilsvrc2010(location: str, dest_dir: Path, progress: bool) -> dict[str, Path]:
+    """ILSVRC-2010's five files (data/ilsvrc2010.py's FILES) from a folder or a URL prefix. No md5s were
+    published for them: fetch checks that each tar reads whole instead (data/fetch.py)."""
+    paths = {}
+    for key, name in ILSVRC2010_FILES.items():
+        source = f"{location.rstrip('/')}/{name}" if _is_url(location) else str(Path(location) / name)
+        paths[key] = fetch(source, (dest_dir if _is_url(location) else Path(location)) / name, None, progress)
+    return paths
+
+
 def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
     raw_dir = Path(raw_dir)
     if source.kind == "embedded":
@@ -59,6 +71,9 @@ def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progres
     if source.kind == "ilsvrc":
         paths = fetch_ilsvrc(source.location, Path(source.download_dir), source.verify_md5, progress)
         return index_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
+    if source.kind == "ilsvrc2010":
+        return index_ilsvrc2010(fetch_ilsvrc2010(source.location, Path(source.download_dir), progress), raw_dir,
+                                progress)
     if source.kind == "imagenette":
         md5 = IMAGENETTE_MD5.get(source.location)
         name = Path(urlparse(source.location).path).name

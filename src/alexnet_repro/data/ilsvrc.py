@@ -3,8 +3,9 @@
 more on disk): they are indexed where they lie, and resize streams their members.
 
   <raw>/classes.json          [{"wnid", "words"}] in label order (sorted wnids, as torchvision's ImageNet)
-  <raw>/archives.json         ILSVRC only: where each class's inner tar and each validation image lie
-                              in the archives (byte offset, size), and the archives' size and mtime
+  <raw>/archives.json         ILSVRC only: where each class's inner tar and each validation (and, for
+                              ILSVRC-2010, test) image lie in the archives (byte offset, size), and the
+                              archives' size and mtime
   <raw>/train/<wnid>/*.JPEG   ImageFolder and Imagenette only: the unpacked, checked tree
   <raw>/val/<wnid>/*.JPEG
 """
@@ -27,6 +28,7 @@ from alexnet_repro.data.safe_tar import check_member, extract_to
 CLASSES = "classes.json"
 ARCHIVES = "archives.json"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+SPLITS = ("train", "val", "test")  # archives.json's sections; "test" only for ILSVRC-2010 (data/ilsvrc2010.py)
 
 
 def parse_devkit(devkit_tar: Path) -> tuple[dict[int, str], dict[str, str], list[int]]:
@@ -77,11 +79,7 @@ def index_ilsvrc(train_tar: Path, val_tar: Path, devkit_tar: Path, raw_dir: Path
     """classes.json and archives.json in raw_dir: the byte range of every class's inner tar in the train
     archive and of every validation image in the val archive, with its class from the devkit."""
     id_to_wnid, words, truth = parse_devkit(devkit_tar)
-    train = []
-    for name, member in _regular_members(train_tar, progress, "class"):
-        if name.suffix != ".tar" or name.stem not in words:
-            raise ValueError(f"{train_tar}: {member.name} is not a <wnid>.tar of a class in the devkit's meta.mat")
-        train.append({"wnid": name.stem, "offset": member.offset_data, "size": member.size})
+    train = train_classes(train_tar, words, progress)
     val = []
     for name, member in _regular_members(val_tar, progress, "img"):
         try:
@@ -96,10 +94,20 @@ def index_ilsvrc(train_tar: Path, val_tar: Path, devkit_tar: Path, raw_dir: Path
         raise ValueError(f"{val_tar} holds {len(val)} images but the devkit labels {len(truth)}")
     with atomic_dir(raw_dir) as tmp:
         _write_classes(tmp, words)
-        index = {"format": 1, "train": {"archive": _identity(train_tar), "classes": sorted(train, key=_wnid)},
+        index = {"format": 1, "train": {"archive": _identity(train_tar), "classes": train},
                  "val": {"archive": _identity(val_tar), "images": val}}
         (tmp / ARCHIVES).write_text(json.dumps(index))
     return raw_dir
+
+
+def train_classes(train_tar: Path, words: dict[str, str], progress: bool) -> list[dict]:
+    """The byte range of every class's inner <wnid>.tar in a train archive (2012 and 2010 alike), by wnid."""
+    train = []
+    for name, member in _regular_members(train_tar, progress, "class"):
+        if name.suffix != ".tar" or name.stem not in words:
+            raise ValueError(f"{train_tar}: {member.name} is not a <wnid>.tar of a class in the devkit's meta.mat")
+        train.append({"wnid": name.stem, "offset": member.offset_data, "size": member.size})
+    return sorted(train, key=_wnid)
 
 
 def _wnid(entry: dict) -> str:
@@ -112,7 +120,9 @@ def read_archive_index(raw_dir: Path) -> dict | None:
     if not path.exists():
         return None
     index = json.loads(path.read_text())
-    for split in ("train", "val"):
+    for split in SPLITS:
+        if split not in index:  # a test split only where the source has one (ILSVRC-2010)
+            continue
         known = index[split]["archive"]
         archive = Path(known["path"])
         if not archive.exists() or _identity(archive) != known:

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import multiprocessing
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from alexnet_repro.data.store import (
 from alexnet_repro.workers import map_in_processes
 
 log = logging.getLogger(__name__)
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_GUNZIPPED = 1 << 28  # 256 MB: ImageNet's largest JPEGs are tens of MB
 
 
 class BadImageError(ValueError):
@@ -90,12 +93,27 @@ def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
     return out.contiguous(memory_format=torch.channels_last)[0].permute(1, 2, 0).numpy()
 
 
+def _gunzipped(data: bytes) -> bytes:
+    """The JPEG inside a gzipped one: ILSVRC-2010's archives hold such files under plain .JPEG names (TFDS lists
+    n02487347_1956.JPEG; Fuel's reader unwraps any). Bounded, so a hostile file cannot fill the memory."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        inflate = zlib.decompressobj(wbits=31)  # 31: the gzip container
+        out = inflate.decompress(data, MAX_GUNZIPPED)
+    except zlib.error as err:
+        raise ValueError(f"gzip data that does not decompress ({err})") from None
+    if inflate.unconsumed_tail:
+        raise ValueError(f"gzip data that decompresses to more than {MAX_GUNZIPPED:,} bytes")
+    return out
+
+
 def resize_center(path: str | Path | io.BytesIO, size: int = STORE_SIZE, name: str | None = None) -> np.ndarray:
-    """Any image file (JPEG grey/RGB/CMYK, PNG in disguise) -> (size, size, 3) uint8 RGB. name: what errors
-    call it (default: the path)."""
+    """Any image file (JPEG grey/RGB/CMYK, PNG in disguise, a gzipped JPEG) -> (size, size, 3) uint8 RGB.
+    name: what errors call it (default: the path)."""
     name = name or getattr(path, "name", path)
     try:
-        data = path.getvalue() if isinstance(path, io.BytesIO) else Path(path).read_bytes()
+        data = _gunzipped(path.getvalue() if isinstance(path, io.BytesIO) else Path(path).read_bytes())
         if not data:
             raise ValueError("empty file")
         rgb = _decode_fast(data, size)
@@ -180,7 +198,8 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
     settings = {"encoding": encoding, "quality": quality, "size": STORE_SIZE, "subsampling": SUBSAMPLING,
                 "resampler": "torch-bilinear-aa"}
     index = read_archive_index(raw_dir)  # once: at ImageNet size 4 MB of JSON and a stat of each archive
-    for split in ("train", "val"):
+    # A test split only where the source labels one (ILSVRC-2010's archives.json has a `test` section).
+    for split in ("train", "val") + (("test",) if index is not None and "test" in index else ()):
         chunks = split_parts(raw_dir, index, split, label_of, shard_size)
         stems = [shard_stem(split, n) for n in range(len(chunks))]
         splits[split] = {"shards": stems}

@@ -1,6 +1,7 @@
 """Where the resize stage's images come from, one shard's worth at a time: files of an unpacked ImageFolder
 tree, or byte ranges of the ILSVRC archives indexed in place (data/ilsvrc.py's archives.json): a class's
-inner tar in the train archive, or single images in the val archive. Nothing is unpacked to disk.
+inner tar in the train archive, or single images in the val (or ILSVRC-2010's test) archive. Nothing is
+unpacked to disk.
 
 A shard is rebuilt unless its manifest matches: the hash of every input's location, size and mtime (files)
 or archive identity and byte range (archives), labels, and the encoding settings. Same name, other bytes,
@@ -56,7 +57,7 @@ def archive_parts(index: dict, split: str, label_of: dict[str, int]) -> list[Par
         return [Part("inner_tar", archive["path"], c["wnid"], label_of[c["wnid"]], c["offset"], c["size"], stamp)
                 for c in index["train"]["classes"]]
     return [Part("range", archive["path"], f"{i['wnid']}/{i['name']}", label_of[i["wnid"]], i["offset"], i["size"],
-                 stamp) for i in index["val"]["images"]]
+                 stamp) for i in index[split]["images"]]  # val, or ILSVRC-2010's test
 
 
 def _read_range(path: str, offset: int, size: int) -> bytes:

@@ -2,7 +2,8 @@
 
 Layout of a store folder (written by src/resize.py):
   index.json               format, classes (wnid, words), encoding, image size, the shards of each split with
-                           their sha256 digests
+                           their sha256 digests; splits train and val, and test where the source labels one
+                           (ILSVRC-2010): a mapping that readers take split by split, so no new format
   train-00000.bin          records back to back: JPEG bytes, or raw 256x256x3 uint8 (see docs/ and bench/)
   train-00000.json         that shard's record table: names (<wnid>/<file>), labels, byte offsets and lengths, the
                            sha256 and size of its .bin (computed while writing it), the manifest of its inputs

@@ -79,11 +79,12 @@ def evaluate(cfg: EvaluateConfig, progress: bool = True) -> results.ExperimentRe
     if len(sides) > 1:
         raise ExportError(f"the runs under {cfg.runs_dir} expect images of different sizes {sorted(sides)}: "
                           "an experiment's seeds must share one configuration")
-    val = _loader(store_dir, "val", sides.pop(), cfg.batch_size, cfg.workers)
+    val = _loader(store_dir, cfg.data.eval_split, sides.pop(), cfg.batch_size, cfg.workers)
     names = val.dataset.reader.names
     per_seed = {seed: predict([model], val, cfg.modes, dev, progress) for seed, model in chosen.items()}
     labels = next(iter(per_seed.values()))[1]
-    metrics: dict = {"experiment": cfg.experiment_name, "seeds": seeds, "num_images": len(names), "per_seed": {},
+    metrics: dict = {"experiment": cfg.experiment_name, "split": cfg.data.eval_split, "seeds": seeds,
+                     "num_images": len(names), "per_seed": {},
                      "per_seed_last": {}, "ignored": notes}
     best5, ensemble5 = {}, {}
     for mode in cfg.modes:
