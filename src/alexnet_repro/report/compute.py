@@ -80,7 +80,8 @@ def _train_count(store_dir: Path) -> str:
 def _data_words(base: R.ExperimentResult, store_dir: Path) -> str:
     """What the data is, with its counts; the dataset's name, not data.source (results.NOT_RECORDED)."""
     val = base.metrics["num_images"]
-    counts = f"{len(base.classes)} classes, {_train_count(store_dir)} and {val:,} validation images"
+    scored = "test" if base.metrics.get("split") == "test" else "validation"
+    counts = f"{len(base.classes)} classes, {_train_count(store_dir)} training and {val:,} {scored} images"
     if base.dataset.startswith("embedded"):
         return ("the embedded generated dataset (synthetic shapes and textures in ILSVRC-2012's layout), **not "
                 f"ImageNet**: {counts}")
@@ -125,8 +126,9 @@ def table1(base: R.ExperimentResult, mode: str) -> tuple[TableRow, ...]:
     rows = [TableRow(name, Score(a / 100, None, 0), Score(b / 100, None, 0), None, "paper")
             for name, a, b in paper.TABLE1]
     if base.dataset == "imagenet2010":
+        split = base.metrics.get("split", "val")
         rows.append(TableRow("CNN", score(per_seed(base, mode)), score(per_seed(base, mode, "err_top5")), None,
-                             f"ours, {mode}, {len(base.seeds)} seeds, ILSVRC-2010 validation (the paper: test)"))
+                             f"ours, {mode}, {len(base.seeds)} seeds, ILSVRC-2010 {split} split"))
     else:
         rows.append(TableRow("CNN", None, None, None,
                              f"ours: not comparable ({base.dataset} data; Table 1 needs ILSVRC-2010, `imagenet2010`)"))

@@ -29,9 +29,10 @@ def palette_groups(result: R.ExperimentResult) -> np.ndarray | None:
     return np.array([ids[h] for h in hues])
 
 
-def _readers(store_dir: Path) -> tuple[ShardReader, ShardReader] | str:
+def _readers(store_dir: Path, scored: str) -> tuple[ShardReader, ShardReader] | str:
+    """The split evaluate scored (val, or ILSVRC-2010's test) and the training split."""
     try:
-        return ShardReader(store_dir, "val"), ShardReader(store_dir, "train")
+        return ShardReader(store_dir, scored), ShardReader(store_dir, "train")
     except (FileNotFoundError, KeyError) as err:
         return f"the store is not available ({err})"
 
@@ -68,7 +69,7 @@ def figure4(base: R.ExperimentResult, mode: str, store_dir: Path, k: int, n_quer
                    chance=neighbours.chance_rate(val_labels, train_labels),
                    group_chance=None if groups is None else neighbours.chance_rate(groups[val_labels],
                                                                                    groups[train_labels]))
-    readers = _readers(store_dir)
+    readers = _readers(store_dir, base.metrics.get("split", "val"))
     if isinstance(readers, str):
         return Figure4(None, **numbers, pixel_reason=readers, thumbs_reason=readers)
     val_reader, train_reader = readers
