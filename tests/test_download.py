@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from alexnet_repro.basics import ConfigError
 from alexnet_repro.data import download as acquire_mod
 from alexnet_repro.data.fetch import ChecksumError, IncompleteDownload, fetch
 
@@ -243,7 +244,9 @@ def test_imagenette_source_over_http(tiny_data, tmp_path, monkeypatch):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_port}/imagenette2-320.tgz"
-        source = SourceConfig(kind="imagenette", location=url, verify_md5=True, download_dir=str(tmp_path / "dl"))
+        mirror = {"imagenette2-320.tgz": hashlib.md5((served / "imagenette2-320.tgz").read_bytes()).hexdigest()}
+        source = SourceConfig(kind="imagenette", location=url, verify_md5=True, download_dir=str(tmp_path / "dl"),
+                              md5=mirror)  # a mirror's own checksum, over the published one
         raw = acquire_mod.acquire(source, tmp_path / "raw", progress=False)
     finally:
         httpd.shutdown()
@@ -261,18 +264,21 @@ def test_imagenette_published_checksum_is_used(tiny_data, tmp_path, monkeypatch)
     from conftest import CONF
 
     configured = yaml.safe_load((CONF / "data" / "imagenette.yaml").read_text())["source"]["location"]
-    assert len(acquire_mod.IMAGENETTE_MD5[configured]) == 32  # the configured archive has a published md5
+    assert len(acquire_mod.IMAGENETTE_MD5[configured.rsplit("/", 1)[1]]) == 32  # it has a published md5
     served = tmp_path / "served"
     served.mkdir()
     (served / "imagenette2-320.tgz").write_bytes(b"not the published archive")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(served)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_port}/imagenette2-320.tgz"
-    monkeypatch.setitem(acquire_mod.IMAGENETTE_MD5, url, acquire_mod.IMAGENETTE_MD5[configured])
+    url = f"http://127.0.0.1:{httpd.server_port}/imagenette2-320.tgz"  # a mirror: checked by the archive's name
     try:
         source = SourceConfig(kind="imagenette", location=url, verify_md5=True, download_dir=str(tmp_path / "dl"))
-        with pytest.raises(ChecksumError, match="imagenette2-320.tgz"):
+        with pytest.raises(ChecksumError, match=r"imagenette2-320.tgz.*data\.source\.md5.*verify_md5=false"):
             acquire_mod.acquire(source, tmp_path / "raw", progress=False)
+        unknown = SourceConfig(kind="imagenette", location=url.replace("-320", "-999"), verify_md5=True,
+                               download_dir=str(tmp_path / "dl"))
+        with pytest.raises(ConfigError, match=r"no md5 is known for imagenette2-999.tgz.*data\.source\.md5"):
+            acquire_mod.acquire(unknown, tmp_path / "raw", progress=False)  # never a silently skipped check
     finally:
         httpd.shutdown()
     assert not (tmp_path / "raw").exists()

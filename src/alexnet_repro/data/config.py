@@ -25,6 +25,7 @@ class SourceConfig:
     # them: training depends on the store the generator made, not on the generator's code).
     generated: Any = field(default_factory=dict)
     download_dir: str = "${paths.data}/archives/${data.name}"  # where archives given by URL are saved
+    md5: Any = field(default_factory=dict)  # {archive name: md5}: a private mirror's checksums, over the published
 
     def __post_init__(self) -> None:
         choice("data.source.kind", self.kind, ("embedded", "ilsvrc", "ilsvrc2010", "imagefolder", "imagenette"))

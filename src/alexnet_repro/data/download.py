@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from torchvision.datasets.imagenet import ARCHIVE_META
 
+from alexnet_repro.basics import ConfigError
 from alexnet_repro.data.fetch import fetch
 from alexnet_repro.data.generate import generate, spec_from
 from alexnet_repro.data.ilsvrc import index_ilsvrc, ingest_imagefolder
@@ -22,10 +23,11 @@ if TYPE_CHECKING:  # the data group's schema, for its type only: this module tak
 
 # Imagenette's published archives and class names (fast.ai; the same values torchvision's Imagenette holds
 # in private attributes, copied here so that a torchvision release cannot move them).
+# By archive name, so that a mirror serving the same file is checked too.
 IMAGENETTE_MD5 = {
-    "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2.tgz": "fe2fc210e6bb7c5664d602c3cd71e612",
-    "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz": "3df6f0d01a2c9592104656642f5e78a3",
-    "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz": "e793b78cc4c9e9a4ccc0c1155377a412",
+    "imagenette2.tgz": "fe2fc210e6bb7c5664d602c3cd71e612",
+    "imagenette2-320.tgz": "3df6f0d01a2c9592104656642f5e78a3",
+    "imagenette2-160.tgz": "e793b78cc4c9e9a4ccc0c1155377a412",
 }
 IMAGENETTE_WORDS = {
     "n01440764": "tench, Tinca tinca", "n02102040": "English springer, English springer spaniel",
@@ -40,16 +42,27 @@ def _is_url(location: str) -> bool:
     return urlparse(location).scheme in ("http", "https", "file")
 
 
-def fetch_ilsvrc(location: str, dest_dir: Path, verify_md5: bool, progress: bool) -> dict[str, Path]:
+def expected_md5(source: SourceConfig, name: str, published: str | None) -> str | None:
+    """The md5 an archive is checked against: data.source.md5's for a mirror of one's own, else the published one;
+    None with verify_md5=false. Asked to verify a file of no known md5, it stops rather than skip the check."""
+    if not source.verify_md5:
+        return None
+    md5 = source.md5.get(name, published)
+    if md5 is None:
+        raise ConfigError(f"no md5 is known for {name} (data.source.verify_md5=true): give it as "
+                          f"data.source.md5={{{name}: <md5>}}, or set data.source.verify_md5=false")
+    return md5
+
+
+def fetch_ilsvrc(source: SourceConfig, progress: bool) -> dict[str, Path]:
     """The three official archives from a folder or a URL prefix, checked against the published md5s."""
-    paths = {}
-    for key, (name, md5) in ARCHIVE_META.items():
+    location, dest_dir, paths = source.location, Path(source.download_dir), {}
+    for key, (name, published) in ARCHIVE_META.items():
+        md5 = expected_md5(source, name, published)
         if _is_url(location):
-            paths[key] = fetch(f"{location.rstrip('/')}/{name}", dest_dir / name, md5 if verify_md5 else None,
-                               progress)
+            paths[key] = fetch(f"{location.rstrip('/')}/{name}", dest_dir / name, md5, progress)
         else:
-            paths[key] = fetch(str(Path(location) / name), Path(location) / name, md5 if verify_md5 else None,
-                               progress)
+            paths[key] = fetch(str(Path(location) / name), Path(location) / name, md5, progress)
     return paths
 
 
@@ -69,15 +82,15 @@ def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progres
         paths = generate(source.location, spec_from(source.generated), workers=workers, progress=progress)
         return index_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "ilsvrc":
-        paths = fetch_ilsvrc(source.location, Path(source.download_dir), source.verify_md5, progress)
+        paths = fetch_ilsvrc(source, progress)
         return index_ilsvrc(paths["train"], paths["val"], paths["devkit"], raw_dir, progress)
     if source.kind == "ilsvrc2010":
         return index_ilsvrc2010(fetch_ilsvrc2010(source.location, Path(source.download_dir), progress), raw_dir,
                                 progress)
     if source.kind == "imagenette":
-        md5 = IMAGENETTE_MD5.get(source.location)
         name = Path(urlparse(source.location).path).name
-        archive = fetch(source.location, Path(source.download_dir) / name, md5 if source.verify_md5 else None, progress)
+        md5 = expected_md5(source, name, IMAGENETTE_MD5.get(name))
+        archive = fetch(source.location, Path(source.download_dir) / name, md5, progress)
         words = IMAGENETTE_WORDS
         with tempfile.TemporaryDirectory(dir=raw_dir.parent if raw_dir.parent.exists() else None) as tmp:
             extract_to(archive, Path(tmp))

@@ -58,7 +58,8 @@ def verify(path: Path, md5: str | None) -> None:
     if stamp.exists() and stamp.read_text().strip() == _stamp_text(path, md5):
         return
     if (actual := md5sum(path, progress=path.stat().st_size > 1 << 30)) != md5:
-        raise ChecksumError(f"{path}: md5 {actual} does not match the published {md5}")
+        raise ChecksumError(f"{path}: md5 {actual} does not match the expected {md5} (data.source.md5 gives a "
+                            "mirror's own checksums; data.source.verify_md5=false skips the check)")
     _stamp(path, md5)
 
 
@@ -210,7 +211,8 @@ def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Pa
         shutil.copyfile(local, part)
     if md5 is not None and (actual := md5sum(part, progress)) != md5:
         where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=downloaded)
-        raise ChecksumError(f"{source}: md5 {actual} does not match the published {md5}; {where}")
+        raise ChecksumError(f"{source}: md5 {actual} does not match the expected {md5} (data.source.md5 gives a "
+                            f"mirror's own; data.source.verify_md5=false skips the check); {where}")
     if kind is not None:
         _check_unchecked(source, part, kind, downloaded)
     os.replace(part, dest)
