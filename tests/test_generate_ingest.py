@@ -137,3 +137,34 @@ def test_imagefolder_refuses_an_empty_class_and_ignores_hidden_files(tiny_data, 
     with pytest.raises(ValueError, match="n99000099 holds no images"):
         ingest_imagefolder(tree, tmp_path / "raw2")
     assert not (tmp_path / "raw2").exists()
+
+
+def _devkit_with(tmp_path, meta: dict):
+    import gzip
+    import io
+
+    from scipy.io import savemat
+
+    from alexnet_repro.data.generate import _tar_bytes
+
+    buf = io.BytesIO()
+    savemat(buf, meta)
+    path = tmp_path / "ILSVRC2012_devkit_t12.tar.gz"
+    path.write_bytes(gzip.compress(_tar_bytes([("ILSVRC2012_devkit_t12/data/meta.mat", buf.getvalue()),
+                                               ("ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt",
+                                                b"1\n2\n")])))
+    return path
+
+
+def test_a_devkit_whose_meta_mat_is_a_cell_array_reads_like_the_official_struct(tmp_path):
+    """torchvision's own test mock saves `synsets` as a cell array of rows; it failed with a traceback."""
+    rows = np.empty((3, 8), dtype=object)
+    for i, (wnid_, children) in enumerate((("n01440764", 0), ("n01443537", 0), ("n00001740", 2))):
+        rows[i] = [i + 1, wnid_, f"words {i}", "gloss", children, np.array([]), 0, 0]
+    id_to_wnid, words, truth = parse_devkit(_devkit_with(tmp_path, {"synsets": rows}))
+    assert id_to_wnid == {1: "n01440764", 2: "n01443537"} and words["n01443537"] == "words 1" and truth == [1, 2]
+
+
+def test_a_meta_mat_without_synsets_is_one_line_naming_the_devkit(tmp_path):
+    with pytest.raises(ValueError, match=r"ILSVRC2012_devkit_t12.tar.gz: its data/meta.mat holds no readable"):
+        parse_devkit(_devkit_with(tmp_path, {"something_else": np.zeros(3)}))

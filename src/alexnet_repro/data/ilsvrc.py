@@ -39,13 +39,24 @@ def parse_devkit(devkit_tar: Path) -> tuple[dict[int, str], dict[str, str], list
         data = Path(tmp) / "ILSVRC2012_devkit_t12" / "data"
         if not (data / "meta.mat").exists():
             raise FileNotFoundError(f"{devkit_tar} holds no ILSVRC2012_devkit_t12/data/meta.mat")
-        synsets = loadmat(data / "meta.mat", squeeze_me=True)["synsets"]
-        synsets = np.atleast_1d(synsets)
-        leaves = [s for s in synsets if int(s["num_children"]) == 0]
-        id_to_wnid = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in leaves}
-        words = {str(s["WNID"]): str(s["words"]) for s in leaves}
+        id_to_wnid, words = _leaf_synsets(data / "meta.mat", devkit_tar)
         truth = [int(line) for line in (data / "ILSVRC2012_validation_ground_truth.txt").read_text().split()]
     return id_to_wnid, words, truth
+
+
+def _leaf_synsets(meta: Path, devkit_tar: Path) -> tuple[dict[int, str], dict[str, str]]:
+    """The 1000 classes of meta.mat's `synsets`, read by field position (ILSVRC2012_ID, WNID, words, gloss,
+    num_children, ...) as torchvision's parse_meta_mat does: the official struct array and a cell array of rows
+    (torchvision's own test mock saves one) read alike."""
+    try:
+        synsets = np.atleast_1d(loadmat(meta, squeeze_me=True)["synsets"])
+        leaves = [row for row in synsets if int(tuple(row)[4]) == 0]
+        id_to_wnid = {int(tuple(row)[0]): str(tuple(row)[1]) for row in leaves}
+        words = {str(tuple(row)[1]): str(tuple(row)[2]) for row in leaves}
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise ValueError(f"{devkit_tar}: its data/meta.mat holds no readable `synsets` (ILSVRC2012_ID, WNID, words, "
+                         f"gloss, num_children, ...): {' '.join(str(err).split())}") from None
+    return id_to_wnid, words
 
 
 def _write_classes(root: Path, words: dict[str, str]) -> None:
