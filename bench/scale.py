@@ -20,6 +20,10 @@ import threading
 import time
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from alexnet_repro.basics import PROJECT_ROOT
+from alexnet_repro.data.config import ResizeConfig
 from alexnet_repro.data.generate import GeneratedSpec, generate
 from alexnet_repro.data.ilsvrc import index_ilsvrc
 from alexnet_repro.data.pca import pixel_statistics, write_statistics
@@ -117,6 +121,12 @@ def _run_measured(run) -> tuple[float, float, float, float]:
     return (*result, private.peak)
 
 
+def imagenet_resize(workers: int) -> ResizeConfig:
+    """data.resize of conf/data/imagenet.yaml, the settings this simulates, with this run's workers."""
+    settings = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf" / "data" / "imagenet.yaml").resize)
+    return ResizeConfig(**{**settings, "workers": workers})
+
+
 def measure(root: Path, spec: GeneratedSpec, workers: int) -> list[dict]:
     images = spec.classes * (spec.train_per_class + spec.val_per_class)
     archives_dir, raw, store, stats = root / "archives", root / "raw", root / "store", root / "stats"
@@ -125,8 +135,7 @@ def measure(root: Path, spec: GeneratedSpec, workers: int) -> list[dict]:
         ("source: index the archives", lambda: index_ilsvrc(*(archives_dir / n for n in (
             "ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz")), raw,
             progress=False)),
-        ("resize: stream into the store", lambda: build_store(raw, store, shard_size=1000, workers=workers,
-                                                               progress=False)),
+        ("resize: stream into the store", lambda: build_store(raw, store, imagenet_resize(workers), progress=False)),
         ("pca", lambda: write_statistics(*pixel_statistics(store, workers=workers, progress=False),
                                          stats / "pca_stats.json")),
     ]

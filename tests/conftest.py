@@ -35,7 +35,7 @@ def tiny_data(tmp_path_factory):
     spec = GeneratedSpec(classes=4, train_per_class=16, val_per_class=6, seed=3)
     archives = generate(root / "archives", spec, workers=2, progress=False)
     index_ilsvrc(archives["train"], archives["val"], archives["devkit"], root / "raw", progress=False)
-    build_store(root / "raw", root / "store", shard_size=20, workers=1, progress=False)
+    build_store(root / "raw", root / "store", resize_settings(shard_size=20, workers=1), progress=False)
     stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
     write_statistics(stats, mean, root / "stats" / "pca_stats.json")
     tree = root / "tree"
@@ -48,6 +48,16 @@ def tiny_data(tmp_path_factory):
     shutil.copyfile(root / "raw" / "classes.json", tree / "classes.json")
     return {"root": root, "archives": archives, "spec": spec, "raw": root / "raw", "tree": tree,
             "store": root / "store", "stats": root / "stats" / "pca_stats.json"}
+
+
+def resize_settings(**overrides):
+    """data.resize of the embedded dataset's config (conf/data/embedded.yaml), with a test's overrides."""
+    from omegaconf import OmegaConf
+
+    from alexnet_repro.data.config import ResizeConfig
+
+    return ResizeConfig(**{**OmegaConf.to_container(OmegaConf.load(CONF / "data" / "embedded.yaml").resize),
+                           **overrides})
 
 
 def child_env(**extra: str) -> dict[str, str]:

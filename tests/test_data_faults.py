@@ -16,6 +16,7 @@ from alexnet_repro.data import resize as resize_mod
 from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.data.resize import build_store
 from alexnet_repro.data.store import ShardReader, StoreError, fingerprint, read_info
+from conftest import resize_settings
 
 
 def _one_line(err) -> str:
@@ -38,15 +39,15 @@ def test_swapping_images_between_classes_changes_the_store_fingerprint(tiny_data
     raw = tmp_path / "raw"
     shutil.copytree(tiny_data["tree"], raw)
     store = tmp_path / "store"
-    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    build_store(raw, store, resize_settings(shard_size=20, workers=1), progress=False)
     before = fingerprint(store)
-    build_store(raw, tmp_path / "again", shard_size=20, workers=1, progress=False)
+    build_store(raw, tmp_path / "again", resize_settings(shard_size=20, workers=1), progress=False)
     assert fingerprint(tmp_path / "again") == before  # the same images, the same fingerprint
     first, second = (sorted(d.iterdir())[0] for d in sorted((raw / "train").iterdir())[:2])
     a, b = first.read_bytes(), second.read_bytes()
     first.write_bytes(b)
     second.write_bytes(a)
-    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    build_store(raw, store, resize_settings(shard_size=20, workers=1), progress=False)
     assert read_info(store).splits["train"]["count"] == read_info(tmp_path / "again").splits["train"]["count"]
     assert fingerprint(store) != before
 
@@ -85,7 +86,7 @@ def test_a_full_disk_in_resize_names_the_file(tiny_data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(resize_mod, "encode_image", no_space)
     with pytest.raises(OSError) as err:
-        build_store(tiny_data["tree"], tmp_path / "store", shard_size=20, workers=1, progress=False)
+        build_store(tiny_data["tree"], tmp_path / "store", resize_settings(shard_size=20, workers=1), progress=False)
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "store" / "train-00000.bin")
     assert str(tmp_path / "store" / "train-00000.bin") in str(err.value)
 

@@ -22,6 +22,7 @@ from alexnet_repro.data.pca import pixel_statistics
 from alexnet_repro.data.resize import build_store
 from alexnet_repro.data.store import shard_is_complete
 from alexnet_repro.workers import WorkerDied, map_in_processes
+from conftest import resize_settings
 
 _real_run_job = resize_mod._run_job
 _real_partial_sums = pca_mod._partial_sums
@@ -105,11 +106,11 @@ def test_killed_resize_worker_leaves_no_shard_taken_for_finished(tiny_data, tmp_
     """The stage fails with WorkerDied; every shard whose table exists is whole; a re-run makes exactly the
     store that an uninterrupted run makes (bit for bit, whatever the number of workers)."""
     reference = tmp_path / "reference"
-    build_store(tiny_data["tree"], reference, shard_size=20, workers=1, progress=False)
+    build_store(tiny_data["tree"], reference, resize_settings(shard_size=20, workers=1), progress=False)
     store = tmp_path / "store"
     monkeypatch.setattr(resize_mod, "_run_job", _run_job_or_die)
     with pytest.raises(WorkerDied, match=f"resize -> {store}"):
-        build_store(tiny_data["tree"], store, shard_size=20, workers=2, progress=False)
+        build_store(tiny_data["tree"], store, resize_settings(shard_size=20, workers=2), progress=False)
     assert not (store / "index.json").exists()
     assert not (store / "train-00001.json").exists()
     expected = _store_files(reference)
@@ -117,7 +118,7 @@ def test_killed_resize_worker_leaves_no_shard_taken_for_finished(tiny_data, tmp_
         assert shard_is_complete(store, table.stem, json.loads(expected[table.name])["manifest"])
         assert (store / f"{table.stem}.bin").read_bytes() == expected[f"{table.stem}.bin"]
     monkeypatch.setattr(resize_mod, "_run_job", _real_run_job)
-    build_store(tiny_data["tree"], store, shard_size=20, workers=2, progress=False)
+    build_store(tiny_data["tree"], store, resize_settings(shard_size=20, workers=2), progress=False)
     assert _store_files(store) == expected  # no temporaries left either
 
 
@@ -141,7 +142,7 @@ def test_resize_index_does_not_depend_on_the_number_of_workers(tiny_data, tmp_pa
         victim.write_bytes(b"not an image")
     stores = [tmp_path / f"store{workers}" for workers in (1, 2)]
     for workers, store in zip((1, 2), stores):
-        build_store(raw, store, shard_size=20, workers=workers, skip_bad=True, progress=False)
+        build_store(raw, store, resize_settings(shard_size=20, workers=workers, skip_bad=True), progress=False)
     skipped = json.loads((stores[1] / "index.json").read_text())["skipped"]
     assert [images[3].name in skipped[0], images[45].name in skipped[1]] == [True, True]
     assert _store_files(stores[0]) == _store_files(stores[1])

@@ -21,7 +21,7 @@ from alexnet_repro.data.ilsvrc2010 import DEVKIT_DATA, FILES
 from alexnet_repro.data.resize import build_store, resize_center
 from alexnet_repro.data.store import ShardReader, read_info
 from alexnet_repro.schema import validate
-from conftest import CONF
+from conftest import CONF, resize_settings
 
 SPEC = GeneratedSpec(classes=3, train_per_class=4, val_per_class=2, seed=5)
 TEST_PER_CLASS = 3
@@ -38,7 +38,7 @@ def data2010(tmp_path_factory):
     root = tmp_path_factory.mktemp("ilsvrc2010")
     generated = generate_2010(root / "archives", SPEC, TEST_PER_CLASS)
     raw = acquire(_source(root / "archives", root), root / "raw", progress=False)
-    build_store(raw, root / "store", shard_size=4, workers=1, progress=False)
+    build_store(raw, root / "store", resize_settings(shard_size=4, workers=1), progress=False)
     return {"root": root, "generated": generated, "raw": raw, "store": root / "store"}
 
 
@@ -148,7 +148,7 @@ def test_a_test_archive_moved_after_indexing_is_named_by_resize(data2010, tmp_pa
     raw = acquire(_source(folder, tmp_path), tmp_path / "raw", progress=False)
     (folder / FILES["test"]).rename(tmp_path / "elsewhere.tar")
     with pytest.raises(FileNotFoundError, match=f"{FILES['test']} is missing or changed .* download stage again"):
-        build_store(raw, tmp_path / "store", workers=1, progress=False)
+        build_store(raw, tmp_path / "store", resize_settings(workers=1), progress=False)
 
 
 # --- config ------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from alexnet_repro.data import resize as resize_mod
 from alexnet_repro.data.pca import pixel_statistics, sign_fixed
 from alexnet_repro.data.resize import BadImageError, build_store, resize_center
 from alexnet_repro.data.store import ShardReader, read_info
+from conftest import resize_settings
 
 
 def _save(tmp_path, array, name="x.JPEG", mode=None, fmt="JPEG"):
@@ -80,9 +81,9 @@ def test_bad_file_stops_the_stage_or_is_skipped_and_counted(tiny_data, tmp_path)
     victim = sorted((raw / "train").rglob("*.JPEG"))[3]
     victim.write_bytes(b"")
     with pytest.raises(BadImageError, match=victim.name):
-        build_store(raw, tmp_path / "store", shard_size=20, workers=1, progress=False)
+        build_store(raw, tmp_path / "store", resize_settings(shard_size=20, workers=1), progress=False)
     assert not (tmp_path / "store" / "index.json").exists()
-    index = build_store(raw, tmp_path / "store", shard_size=20, workers=1, skip_bad=True, progress=False)
+    index = build_store(raw, tmp_path / "store", resize_settings(shard_size=20, workers=1, skip_bad=True), progress=False)
     assert len(index["skipped"]) == 1 and victim.name in index["skipped"][0]
     assert index["splits"]["train"]["count"] == len(ShardReader(tiny_data["store"], "train")) - 1
 
@@ -100,7 +101,7 @@ def test_store_round_trip_matches_direct_resize(tiny_data):
 
 
 def test_raw_encoding_is_exact(tiny_data, tmp_path):
-    build_store(tiny_data["tree"], tmp_path / "raw_store", encoding="raw", shard_size=50, workers=1, progress=False)
+    build_store(tiny_data["tree"], tmp_path / "raw_store", resize_settings(encoding="raw", shard_size=50, workers=1), progress=False)
     reader = ShardReader(tmp_path / "raw_store", "train")
     path = tiny_data["tree"] / "train" / reader.names[5]
     assert np.array_equal(reader.image(5), resize_center(path))
@@ -108,7 +109,7 @@ def test_raw_encoding_is_exact(tiny_data, tmp_path):
 
 def test_interrupted_resize_redoes_only_unfinished_shards(tiny_data, tmp_path, monkeypatch):
     store = tmp_path / "store"
-    build_store(tiny_data["tree"], store, shard_size=20, workers=1, progress=False)
+    build_store(tiny_data["tree"], store, resize_settings(shard_size=20, workers=1), progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in store.glob("*.bin")}
     # simulate a kill: one shard's table missing, a half-written temp file, no index
     (store / "train-00001.json").unlink()
@@ -117,7 +118,7 @@ def test_interrupted_resize_redoes_only_unfinished_shards(tiny_data, tmp_path, m
     done = []
     original = resize_mod._run_job
     monkeypatch.setattr(resize_mod, "_run_job", lambda job: done.append(job.stem) or original(job))
-    build_store(tiny_data["tree"], store, shard_size=20, workers=1, progress=False)
+    build_store(tiny_data["tree"], store, resize_settings(shard_size=20, workers=1), progress=False)
     assert done == ["train-00001"]
     assert (store / "index.json").exists()
     after = {p.name: p.stat().st_mtime_ns for p in store.glob("*.bin")}
@@ -156,18 +157,18 @@ def test_a_shard_is_rebuilt_when_its_inputs_change(tiny_data, tmp_path, monkeypa
     """Same shard name, other inputs (a replaced file, a relabelled class, another quality): rebuilt."""
     raw = _copy_raw(tiny_data, tmp_path)
     store = tmp_path / "store"
-    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    build_store(raw, store, resize_settings(shard_size=20, workers=1), progress=False)
     done = []
     original = resize_mod._run_job
     monkeypatch.setattr(resize_mod, "_run_job", lambda job: done.append(job.stem) or original(job))
-    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    build_store(raw, store, resize_settings(shard_size=20, workers=1), progress=False)
     assert done == []  # nothing changed: every shard reused
     victim = sorted((raw / "val").rglob("*.JPEG"))[0]
     victim.write_bytes(sorted((raw / "val").rglob("*.JPEG"))[-1].read_bytes())  # same name, other bytes
-    build_store(raw, store, shard_size=20, workers=1, progress=False)
+    build_store(raw, store, resize_settings(shard_size=20, workers=1), progress=False)
     assert done == ["val-00000"]
     done.clear()
-    build_store(raw, store, shard_size=20, quality=80, workers=1, progress=False)
+    build_store(raw, store, resize_settings(shard_size=20, quality=80, workers=1), progress=False)
     assert len(done) == len(list(store.glob("*.bin")))  # another encoding: every shard
 
 
@@ -184,7 +185,7 @@ def test_outputs_follow_the_umask(tiny_data, tmp_path):
 
     old = os.umask(0o022)
     try:
-        build_store(tiny_data["raw"], tmp_path / "store", shard_size=50, workers=1, progress=False)
+        build_store(tiny_data["raw"], tmp_path / "store", resize_settings(shard_size=50, workers=1), progress=False)
     finally:
         os.umask(old)
     assert (tmp_path / "store" / "index.json").stat().st_mode & 0o777 == 0o644  # not tempfile's 0600

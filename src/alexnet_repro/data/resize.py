@@ -19,6 +19,7 @@ import multiprocessing
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simplejpeg
@@ -40,6 +41,9 @@ from alexnet_repro.data.store import (
     write_shard,
 )
 from alexnet_repro.workers import map_in_processes
+
+if TYPE_CHECKING:  # the data group's schema, for its type only: this module takes its values
+    from alexnet_repro.data.config import ResizeConfig
 
 log = logging.getLogger(__name__)
 GZIP_MAGIC = b"\x1f\x8b"
@@ -182,10 +186,12 @@ def split_parts(raw_dir: Path, index: dict | None, split: str, label_of: dict[st
     return [parts[i : i + shard_size] for i in range(0, len(parts), shard_size)]
 
 
-def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpeg", quality: int = 90,
-                shard_size: int = 1000, workers: int = 2, skip_bad: bool = False, progress: bool = True) -> dict:
-    """Resize every image of raw_dir into store_dir. Finished shards of an interrupted run are kept."""
+def build_store(raw_dir: str | Path, store_dir: str | Path, settings: ResizeConfig, progress: bool = True) -> dict:
+    """Resize every image of raw_dir into store_dir with data.resize's settings. Finished shards of an interrupted
+    run are kept."""
     raw_dir, store_dir = Path(raw_dir), Path(store_dir)
+    encoding, quality, shard_size = settings.encoding, settings.quality, settings.shard_size
+    workers, skip_bad = settings.workers, settings.skip_bad
     classes = read_classes(raw_dir)
     label_of = {c["wnid"]: i for i, c in enumerate(classes)}
     store_dir.mkdir(parents=True, exist_ok=True)
@@ -195,8 +201,8 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
     for leftover in store_dir.glob(".*.tmp"):
         leftover.unlink()
     jobs, splits = [], {}
-    settings = {"encoding": encoding, "quality": quality, "size": STORE_SIZE, "subsampling": SUBSAMPLING,
-                "resampler": "torch-bilinear-aa"}
+    made_with = {"encoding": encoding, "quality": quality, "size": STORE_SIZE, "subsampling": SUBSAMPLING,
+                 "resampler": "torch-bilinear-aa"}
     index = read_archive_index(raw_dir)  # once: at ImageNet size 4 MB of JSON and a stat of each archive
     # A test split only where the source labels one (ILSVRC-2010's archives.json has a `test` section).
     for split in ("train", "val") + (("test",) if index is not None and "test" in index else ()):
@@ -204,7 +210,7 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, encoding: str = "jpe
         stems = [shard_stem(split, n) for n in range(len(chunks))]
         splits[split] = {"shards": stems}
         for stem, chunk in zip(stems, chunks):
-            digest = manifest(chunk, settings)
+            digest = manifest(chunk, made_with)
             if not shard_is_complete(store_dir, stem, digest):
                 jobs.append(ShardJob(store_dir, stem, chunk, encoding, quality, skip_bad, digest))
     for stale in store_dir.glob("*-*.json"):  # shards of an earlier, different layout

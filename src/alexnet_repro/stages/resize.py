@@ -13,8 +13,7 @@ from alexnet_repro.schema import validate
 def main(cfg: DictConfig) -> None:
     with user_errors():
         data = validate(cfg, PrepareConfig).data
-        r = data.resize
-        build_store(data.raw_dir, data.store_dir, r.encoding, r.quality, r.shard_size, r.workers, r.skip_bad)
+        build_store(data.raw_dir, data.store_dir, data.resize)
 
 
 def cli() -> None:
