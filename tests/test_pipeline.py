@@ -20,6 +20,16 @@ pytestmark = pytest.mark.slow
 RUNS = Path("runs") / "embedded_tiny" / "tiny"  # runs/<dataset>/<profile>/<experiment>/seed<k>
 
 
+def assert_resumed_like_uninterrupted(run: Path, whole: Path) -> None:
+    """A resumed run's history and exported weights equal the uninterrupted run's."""
+    resumed, uninterrupted = read_history(run / "history.csv"), read_history(whole / "history.csv")
+    for key in ("step", "train/loss", "minival/err_top1", "lr"):
+        assert resumed[key] == pytest.approx(uninterrupted[key], rel=1e-5), key
+    a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(whole / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in b)
+
+
 def sh(*args, cwd, timeout=1200):
     env = child_env()
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -97,12 +107,7 @@ def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
     again = sh("dvc", "repro", cwd=repo)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from checkpoints/last.ckpt" in again.stdout + again.stderr
-    resumed, whole = read_history(run / "history.csv"), read_history(replaced / "history.csv")
-    for key in ("step", "train/loss", "minival/err_top1", "lr"):
-        assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
-    a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]
-    assert all(torch.equal(a[k], b[k]) for k in b)
+    assert_resumed_like_uninterrupted(run, replaced)
 
 
 def test_a_train_stage_runs_ddp_on_two_cpu_processes_through_dvc(repo):

@@ -8,10 +8,8 @@ import subprocess
 import time
 
 import pytest
-import torch
-from test_pipeline import RUNS, repo, sh  # noqa: F401  (repo: the fixture, a fresh copy of the repository)
+from test_pipeline import RUNS, assert_resumed_like_uninterrupted, repo, sh  # noqa: F401  (repo: the fixture, a fresh copy of the repository)
 
-from alexnet_repro.results import read_history
 from alexnet_repro.training.lock import LOCK
 from conftest import child_env
 
@@ -41,9 +39,4 @@ def test_sigterm_to_a_training_inside_dvc_repro_fails_it_and_the_next_repro_resu
     again = sh("dvc", "repro", cwd=repo)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from checkpoints/last.ckpt" in again.stdout + again.stderr
-    resumed, whole = read_history(run / "history.csv"), read_history(replaced / "history.csv")
-    for key in ("step", "train/loss", "minival/err_top1", "lr"):
-        assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
-    a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(replaced / "model.pt", weights_only=False)["state_dict"]
-    assert all(torch.equal(a[k], b[k]) for k in b)
+    assert_resumed_like_uninterrupted(run, replaced)

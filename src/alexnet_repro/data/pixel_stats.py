@@ -4,13 +4,13 @@ line naming the file and the stage that writes it again."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from alexnet_repro.atomic import atomic_path, write_json
+from alexnet_repro.checked_json import read_checked
 
 MEAN_IMAGE_FILE = "mean_image.npy"
 VERSION = 1
@@ -34,14 +34,7 @@ def write(stats: dict, mean_image: np.ndarray, json_path: str | Path) -> None:
 def _read(json_path: Path) -> dict:
     if not json_path.exists():
         raise FileNotFoundError(f"{json_path} does not exist: run the pca stage first (`dvc repro pca`)")
-    try:
-        meta = json.loads(json_path.read_text())
-    except ValueError as err:
-        raise StatsError(f"{json_path} is not valid JSON ({err}): {PCA_AGAIN}") from None
-    missing = [k for k in KEYS if not isinstance(meta, dict) or k not in meta]
-    if missing:
-        raise StatsError(f"{json_path} lacks {', '.join(map(repr, missing))} (an older format, or damaged): "
-                         f"{PCA_AGAIN}")
+    meta = read_checked(json_path, KEYS, StatsError, PCA_AGAIN)
     if meta["version"] != VERSION:
         raise StatsError(f"{json_path} has version {meta['version']!r}, this code reads {VERSION}: {PCA_AGAIN}")
     return meta

@@ -25,6 +25,7 @@ import numpy as np
 import simplejpeg
 
 from alexnet_repro.atomic import atomic_path, write_json
+from alexnet_repro.checked_json import read_checked
 
 INDEX = "index.json"
 FORMAT = 2  # 2: each split lists its shards' sha256 digests, so the store's fingerprint covers the images
@@ -105,15 +106,7 @@ class StoreError(ValueError):
 
 
 def _read_json(path: Path, keys: tuple[str, ...]) -> dict:
-    try:
-        meta = json.loads(path.read_text())
-    except ValueError as err:
-        raise StoreError(f"{path} is not valid JSON ({err}): {RESIZE_AGAIN}") from None
-    missing = [k for k in keys if not isinstance(meta, dict) or k not in meta]
-    if missing:
-        raise StoreError(f"{path} lacks {', '.join(map(repr, missing))} (an older format, or damaged): "
-                         f"{RESIZE_AGAIN}")
-    return meta
+    return read_checked(path, keys, StoreError, RESIZE_AGAIN)
 
 
 def write_index(folder: Path, index: dict) -> None:
