@@ -196,8 +196,8 @@ def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: 
             for proc in running.values():
                 proc.send_signal(signal.SIGTERM)
         pool.shutdown(wait=True, cancel_futures=True)
-        print("interrupted: the running trainings saved their last.ckpt; run the command again to resume them",
-              file=sys.stderr)
+        print("interrupted: the running trainings were sent SIGTERM (each saves its last.ckpt); run the command "
+              "again to resume them", file=sys.stderr)
         sys.exit(130)
     pool.shutdown(wait=True)
     return failed
