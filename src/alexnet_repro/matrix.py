@@ -139,6 +139,7 @@ def _environment(slot: str | None) -> dict:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # `python` is the project's
     if slot is not None:
         env["CUDA_VISIBLE_DEVICES"] = slot
+    env.pop("MASTER_PORT", None)  # one inherited port for every DDP job would collide: Lightning picks a free one
     return env
 
 
