@@ -1,0 +1,223 @@
+"""`alexnet-matrix`: the train matrix in parallel, each job on its own GPUs, then `dvc repro`, which adopts the
+finished runs. And issue 16's acceptance for adoption: runs trained by hand, outside DVC, are not trained again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alexnet_repro.basics import ConfigError
+from alexnet_repro.matrix import Job, compose_jobs, gpus_per_run, main, run_here, slots
+from conftest import ROOT
+
+RUNS = Path("runs") / "embedded_tiny" / "tiny"
+TINY = {"dataset": "embedded_tiny", "profile": "tiny", "seeds": [0, 1], "experiments": ["baseline"],
+        "figure1": {"experiments": ["figure1_relu", "figure1_tanh"], "lrs": [0.01], "epochs": 1}}
+
+
+def make_repo(work: Path, **params) -> Path:
+    """A copy of the repository (git's files) as its own git + DVC repository, with params.yaml's values for the
+    tiny dataset and profile; the tiny profile trains one epoch."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (work / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, work / f)
+    (work / "dvc.lock").unlink(missing_ok=True)
+    for generated in ("reports", "results"):
+        shutil.rmtree(work / generated, ignore_errors=True)
+    values = yaml.safe_load((work / "params.yaml").read_text())
+    (work / "params.yaml").write_text(yaml.safe_dump({**values, **TINY, **params}))
+    profile = work / "conf" / "profile" / "tiny.yaml"
+    profile.write_text(profile.read_text().replace("max_epochs: 2", "max_epochs: 1"))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "fixture"]):
+        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
+    return work
+
+
+def sh(*args, cwd, timeout=1500):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true",
+           "PYTHONPATH": str(ROOT / "src")}
+    env.pop("WANDB_MODE", None)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+# --- (a) slots --------------------------------------------------------------------------------------------------
+
+def test_slots_split_the_gpus_into_groups_of_the_devices_a_training_takes():
+    eight = [str(i) for i in range(8)]
+    assert slots(eight, 2) == ["0,1", "2,3", "4,5", "6,7"]  # 8 GPUs, trainer=ddp2: 4 jobs
+    assert slots(eight, 1) == eight
+    assert slots(eight, 2, jobs=2) == ["0,1", "2,3"]
+    assert slots(eight, 3) == ["0,1,2", "3,4,5"]  # the two left over stay idle rather than split a run
+    assert slots(["3", "5", "6", "7"], 2) == ["3,5", "6,7"]  # CUDA_VISIBLE_DEVICES's ids are kept
+    assert slots([], 0) == [None]  # CPU: one at a time unless asked
+    assert slots(eight, 0, jobs=2) == [None, None]  # CPU trainings on a GPU node: no GPU slot
+
+
+def test_impossible_slots_say_what_fits():
+    with pytest.raises(ConfigError, match="--jobs 5 needs 10 GPUs .* at most --jobs 4"):
+        slots([str(i) for i in range(8)], 2, jobs=5)
+    with pytest.raises(ConfigError, match="takes 2 GPUs .* this node has 1"):
+        slots(["0"], 2)
+    with pytest.raises(ConfigError, match="--jobs 0"):
+        slots([], 0, jobs=0)
+
+
+def test_gpus_per_run_reads_accelerator_and_devices_as_lightning_does():
+    assert gpus_per_run("gpu", 2, 8) == 2
+    assert gpus_per_run("gpu", -1, 8) == 8 and gpus_per_run("gpu", "auto", 8) == 8
+    assert gpus_per_run("gpu", [0, 1, 2], 8) == 3 and gpus_per_run("cuda", "0,1", 8) == 2
+    assert gpus_per_run("auto", 1, 8) == 1 and gpus_per_run("auto", 1, 0) == 0
+    assert gpus_per_run("cpu", 2, 8) == 0
+
+
+def test_a_jobs_size_comes_from_its_trainer_preset():
+    cmd = "python src/train.py +experiment=baseline seed=0 data=embedded_tiny profile=tiny trainer={}"
+    jobs = compose_jobs(ROOT, [(t, cmd.format(t)) for t in ("ddp2", "ddp2_cpu", "gpu", "default")], visible=8)
+    assert [(j.gpus, j.processes) for j in jobs] == [(2, 2), (0, 2), (1, 1), (1, 1)]
+    assert compose_jobs(ROOT, [("default", cmd.format("default"))], visible=0)[0].gpus == 0
+    with pytest.raises(ConfigError, match="stage bad: .*dropuot"):
+        compose_jobs(ROOT, [("bad", cmd.format("default") + " model.dropuot=0.5")], visible=0)
+
+
+# --- the runner ---------------------------------------------------------------------------------------------------
+
+def rendezvous(me: str, other: str) -> str:
+    """A job that ends only when the other one has started too: both finish only if they run at once."""
+    code = (f"import os, pathlib, time; pathlib.Path('{me}').touch(); print(os.environ.get('CUDA_VISIBLE_DEVICES')); "
+            f"end = time.time() + 60\nwhile not pathlib.Path('{other}').exists():\n"
+            f"    assert time.time() < end, 'ran alone'; time.sleep(0.05)")
+    return f"{sys.executable} -c \"{code}\""
+
+
+def test_jobs_run_at_once_each_in_its_slot_and_a_failure_is_one_line_naming_its_log(tmp_path, capsys):
+    jobs = [Job("train@a-0", rendezvous("a", "b"), 1, 1, 1), Job("train@b-0", rendezvous("b", "a"), 1, 1, 1),
+            Job("train@c-0", f"{sys.executable} -c 'import sys; print(\"boom\"); sys.exit(3)'", 1, 1, 1)]
+    failed = run_here(tmp_path, jobs, ["0,1", "2,3"], tmp_path / "logs")
+    assert failed == [jobs[2]]
+    logs = {j.stage: (tmp_path / "logs" / f"{j.stage}.log").read_text().strip() for j in jobs}
+    assert {logs["train@a-0"], logs["train@b-0"]} == {"0,1", "2,3"}  # two slots, one each
+    assert logs["train@c-0"] == "boom"
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"[{i}/3] ") for i, line in enumerate(lines, 1))
+    (failure,) = [line for line in lines if "FAILED" in line]
+    assert "train@c-0 FAILED (exit 3)" in failure and failure.endswith("logs/train@c-0.log")
+
+
+# --- (b) the plan: DVC's own commands ---------------------------------------------------------------------------------
+
+def plan(repo: Path, monkeypatch, capsys, *args) -> list[str]:
+    monkeypatch.chdir(repo)
+    assert main(["--dry-run", *args]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_dry_run_lists_exactly_dvcs_training_commands_and_the_slots(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path)
+    lines = plan(repo, monkeypatch, capsys, "--jobs", "2")
+    tail = "data=embedded_tiny profile=tiny trainer=default trainer.enable_progress_bar=false"
+    expected = {f"train@baseline-{k}": f"python src/train.py +experiment=baseline seed={k} {tail}" for k in (0, 1)}
+    expected |= {f"figure1@{e}-0.01": f"python src/train.py +experiment={e} experiment_name={e}_lr0.01 optim.lr=0.01 "
+                                      f"seed=0 trainer.max_epochs=1 {tail}" for e in ("figure1_relu", "figure1_tanh")}
+    jobs = dict(line.split(": ", 1) for line in lines if line.startswith(("train@", "figure1@")))
+    assert jobs == expected
+    assert lines[0] == "first: dvc repro resize pca" and lines[-1] == "then: dvc repro"
+    assert [line for line in lines if line.strip().startswith("slot")] == [
+        "  slot 0: CUDA_VISIBLE_DEVICES=(unchanged: CPU)", "  slot 1: CUDA_VISIBLE_DEVICES=(unchanged: CPU)"]
+    assert not (repo / "logs").exists() and not (repo / "runs").exists() and not (repo / "data").exists()
+
+
+def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path, trainer="ddp2")
+    lines = plan(repo, monkeypatch, capsys, "--slurm", "--no-repro")
+    settings = next(line for line in lines if "submitit jobs; settings:" in line)
+    assert settings.startswith("4 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
+    sizes = [line.split(": ", 1)[1] for line in lines if line.startswith("  job ")]
+    assert sizes == ["gpus_per_node=2 tasks_per_node=2 nodes=1"] * 4
+    assert "train@baseline-1: python src/train.py +experiment=baseline seed=1" in "\n".join(lines)
+    assert lines[-1] == "then: nothing (--no-repro)"
+
+
+# --- (c) and (d): end to end, slow --------------------------------------------------------------------------------
+
+def trained_nothing(repro_output: str, stages: list[str]) -> None:
+    """Every one of `stages` ran under this `dvc repro` and adopted its finished run."""
+    blocks = repro_output.split("Running stage '")[1:]
+    ran = {block.split("'")[0]: block for block in blocks}
+    for stage in stages:
+        assert stage in ran, f"{stage} did not run"
+        assert "up to date (a finished run" in ran[stage], f"{stage} trained again:\n{ran[stage][-2000:]}"
+
+
+def finished_and_reported(repo: Path) -> None:
+    assert not list((repo / RUNS).glob("*/replaced"))  # no run was set aside and trained again
+    for name in ("baseline", "figure1_relu_lr0.01", "figure1_tanh_lr0.01"):
+        assert (repo / "results" / name / "metrics.json").is_file()
+    assert (repo / "reports" / "README.md").is_file()
+    again = sh("dvc", "status", cwd=repo)
+    assert "Data and pipelines are up to date." in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_path):
+    repo = make_repo(tmp_path)
+    result = sh(sys.executable, "-m", "alexnet_repro.matrix", "--jobs", "2", cwd=repo)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-5000:]
+    assert "4 trainings to run, 2 at a time" in out and "[4/4] " in out
+    for stage in ("train@baseline-0", "train@baseline-1", "figure1@figure1_relu-0.01", "figure1@figure1_tanh-0.01"):
+        assert "`Trainer.fit` stopped: `max_epochs=1` reached." in (repo / "logs" / "matrix" / f"{stage}.log").read_text()
+    # the first two jobs trained at the same time: each started (run_config.json) before the other ended
+    (start0, end0), (start1, end1) = [[(repo / RUNS / "baseline" / f"seed{k}" / name).stat().st_mtime
+                                       for name in ("run_config.json", "train_summary.json")] for k in (0, 1)]
+    assert start0 < end1 and start1 < end0
+    trained_nothing(out, ["train@baseline-0", "train@baseline-1", "figure1@figure1_relu-0.01",
+                          "figure1@figure1_tanh-0.01"])
+    finished_and_reported(repo)
+
+
+@pytest.mark.slow
+def test_runs_trained_by_hand_outside_dvc_are_adopted_by_dvc_repro(tmp_path):
+    """Issue 16, item 2's acceptance: train two seeds by hand, then `dvc repro` trains nothing for them."""
+    repo = make_repo(tmp_path)
+    assert sh("dvc", "repro", "pca", cwd=repo).returncode == 0
+    for seed in (0, 1):  # the stage's command, typed by hand
+        by_hand = sh(sys.executable, "src/train.py", "+experiment=baseline", f"seed={seed}", "data=embedded_tiny",
+                     "profile=tiny", "trainer=default", "trainer.enable_progress_bar=false", cwd=repo)
+        assert by_hand.returncode == 0, by_hand.stdout[-3000:] + by_hand.stderr[-3000:]
+    assert (repo / RUNS / "baseline" / "seed1" / "train_summary.json").is_file()
+    result = sh("dvc", "repro", cwd=repo)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-5000:]
+    trained_nothing(out, ["train@baseline-0", "train@baseline-1"])
+    finished_and_reported(repo)
+
+
+# --- the submitit path, with submitit's local executor (SLURM's is the same code with cluster="slurm") ----------
+
+def test_submitted_jobs_run_the_stage_command_inside_the_job_and_a_failure_names_its_log(tmp_path, capsys):
+    """Each stage is one submitit job that runs `python <script> <overrides>` in the job's own process (so the
+    training's signal handling hands over to submitit's); a non-zero exit fails that job only."""
+    from alexnet_repro.matrix import submit
+
+    (tmp_path / "conf").symlink_to(ROOT / "conf")  # the launcher's settings: conf/hydra/launcher/
+    (tmp_path / "job.py").write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text(' '.join(sys.argv))\n"
+                                     "sys.exit(int(sys.argv[2]))\n")
+    jobs = [Job("train@ok-0", "python job.py ok.txt 0", 0, 1, 1), Job("train@bad-0", "python job.py bad.txt 3", 0, 1, 1)]
+    failed = submit(tmp_path, jobs, "submitit_local", tmp_path / "logs")
+    assert failed == [jobs[1]]
+    assert (tmp_path / "ok.txt").read_text() == "job.py ok.txt 0" and (tmp_path / "bad.txt").exists()
+    out = capsys.readouterr().out
+    assert "train@ok-0 done" in out
+    (failure,) = [line for line in out.splitlines() if "FAILED" in line]
+    assert "train@bad-0" in failure and "exited with code 3" in failure and str(tmp_path / "logs" / "submitit") in failure
