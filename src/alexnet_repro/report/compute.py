@@ -81,7 +81,7 @@ def _data_words(base: R.ExperimentResult, store_dir: Path) -> str:
     """What the data is, with its counts; the dataset's name, not data.source (results.NOT_RECORDED)."""
     val = base.metrics["num_images"]
     scored = "test" if base.metrics.get("split") == "test" else "validation"
-    counts = f"{len(base.classes)} classes, {_train_count(store_dir)} training and {val:,} {scored} images"
+    counts = f"{len(base.classes)} classes, {_train_count(store_dir)} and {val:,} {scored} images"
     if base.dataset.startswith("embedded"):
         return ("the embedded generated dataset (synthetic shapes and textures in ILSVRC-2012's layout), **not "
                 f"ImageNet**: {counts}")
