@@ -171,6 +171,8 @@ def checkpoints(found: dict[str, R.ExperimentResult], mode: str) -> tuple[Checkp
     """The minival-chosen checkpoint's top-1 beside the last one's (metrics["per_seed_last"], None on old results)."""
     out = []
     for name, result in found.items():
+        if mode not in result.top5:  # scored in other modes only (the figure1_* runs: their curves are the point)
+            continue
         try:
             last = score(per_seed(result, mode, which="per_seed_last"))
         except KeyError:
