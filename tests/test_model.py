@@ -188,3 +188,26 @@ def test_the_lrn_gain_control_is_the_constant_lrn_tends_to_at_low_activity():
     x = torch.randn(4, 24, 27, 27)  # unit-scale activity: alpha/n * sum a^2 is about 1e-4 against k = 2
     real = TowerLRN(2, lrn.size, lrn.alpha, lrn.beta, lrn.k)(x)
     torch.testing.assert_close(real, control.features.norm1(x), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [5, 4])
+def test_lrn_gradient_is_the_formulas(size):
+    """TowerLRN's hand-written backward against numerical differences (float64), odd and even windows, two towers;
+    and against autograd through the formula read literally."""
+    torch.manual_seed(0)
+    a = (torch.randn(2, 8, 3, 3, dtype=torch.float64) * 3).requires_grad_()
+    layer = TowerLRN(towers=2, size=size, alpha=1.0, beta=0.75, k=2.0)
+    assert torch.autograd.gradcheck(layer, (a,))
+    g = torch.randn(2, 8, 3, 3, dtype=torch.float64)
+    ours, = torch.autograd.grad(layer(a), a, g)
+    lo, hi = size // 2, (size - 1) // 2
+
+    def literal(x):
+        out = []
+        for i in range(x.shape[1]):
+            window = x[:, max(0, i - lo):min(x.shape[1], i + hi + 1)]
+            out.append(x[:, i] / (2.0 + 1.0 / size * (window**2).sum(1)) ** 0.75)
+        return torch.stack(out, 1)
+
+    expected, = torch.autograd.grad(torch.cat([literal(a[:, :4]), literal(a[:, 4:])], 1), a, g)
+    torch.testing.assert_close(ours, expected)

@@ -14,19 +14,58 @@ the formula and against ``torch.nn.LocalResponseNorm``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+
+def window_sum(x: torch.Tensor, before: int, after: int) -> torch.Tensor:
+    """sum_{j=i-before}^{i+after} x[:, j] for every channel i of x (B, C, H, W), the window clipped at 0 and C-1.
+    A copy and one in-place add per offset, each over a contiguous run of channels: on a CPU about twice as fast
+    as the running sum (cumsum, then differences) it replaces, and exact sums of five terms, not differences of
+    large running sums (docs/performance.md, "Embedded training on a CPU")."""
+    out = x.clone()
+    c = x.shape[1]
+    for o in range(1, min(before, c - 1) + 1):
+        out[:, o:] += x[:, : c - o]  # j = i - o
+    for o in range(1, min(after, c - 1) + 1):
+        out[:, : c - o] += x[:, o:]  # j = i + o
+    return out
 
 
 def window_sums(x: torch.Tensor, towers: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(a, S): x as (B*towers, C/towers, H, W), so the channel window cannot cross a tower boundary, and S, the
-    sum of a^2 over channels max(0, i-n/2)..min(N-1, i+n/2). Differences of a running sum: half the time of
-    torch.nn.LocalResponseNorm's avg_pool3d on a CPU (tests/test_model.py checks it against the formula)."""
+    sum of a^2 over channels max(0, i-n/2)..min(N-1, i+n/2) (tests/test_model.py checks it against the formula)."""
     b, c, h, w = x.shape
     a = x.reshape(b * towers, c // towers, h, w)
-    squares = F.pad(a * a, (0, 0, 0, 0, size // 2 + 1, (size - 1) // 2))
-    running = squares.cumsum(1)
-    return a, running[:, size:] - running[:, :-size]
+    return a, window_sum(a * a, size // 2, (size - 1) // 2)
+
+
+class _LRNFunction(torch.autograd.Function):
+    """b = a / d^beta, d = k + alpha' S(a^2), with its gradient written out instead of recorded op by op:
+
+        dL/da_i = g_i / d_i^beta - 2 beta alpha' a_i sum_{j: i in window(j)} g_j b_j / d_j
+
+    (the second term: a_i reaches b_j through S_j for every window j that holds i). Autograd's version of the
+    same formula walked back through the pad, cumsum, pow and division node by node; this is one window sum
+    and four elementwise passes. The forward is the same arithmetic as before, so evaluation is unchanged
+    up to the window sum's rounding."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, size: int, scale: float, beta: float, k: float) -> torch.Tensor:
+        d = window_sum(a * a, size // 2, (size - 1) // 2).mul_(scale).add_(k)
+        p = d.pow(beta)
+        b = a / p
+        ctx.save_for_backward(a, p, d, b)
+        ctx.size, ctx.coefficient = size, -2.0 * beta * scale
+        return b
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor):
+        a, p, d, b = ctx.saved_tensors
+        size = ctx.size
+        # The windows j that hold i: the forward window mirrored (the same one for odd n).
+        t = window_sum(torch.mul(g, b).div_(d), (size - 1) // 2, size // 2)
+        return t.mul_(a).mul_(ctx.coefficient).addcdiv_(g, p), None, None, None, None
 
 
 class TowerLRN(nn.Module):
@@ -36,8 +75,9 @@ class TowerLRN(nn.Module):
         self.scale = alpha / size if alpha_over_n else alpha
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, window = window_sums(x, self.towers, self.size)
-        return (a / (self.k + self.scale * window).pow(self.beta)).reshape(x.shape)
+        b, c, h, w = x.shape
+        a = x.reshape(b * self.towers, c // self.towers, h, w)
+        return _LRNFunction.apply(a, self.size, self.scale, self.beta, self.k).reshape(x.shape)
 
     def extra_repr(self) -> str:
         return f"towers={self.towers}, size={self.size}, alpha'={self.scale:g}, beta={self.beta}, k={self.k}"

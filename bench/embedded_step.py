@@ -1,0 +1,134 @@
+"""One training step of the embedded profile on a CPU: today's step (the LRN of commit 735759b, autograd through
+its pad, running sum, pow and division) against the improved one (models/lrn.py: the window sum of five slices
+and a hand-written backward), measured interleaved in one process, with the instruction set it ran on.
+
+    python bench/embedded_step.py [--threads N] [--repeats 7] [--steps 6] [--channels-last]
+
+The step is the embedded profile's (conf/profile/embedded.yaml): width 0.25, 10 classes, batch 32 of uint8
+128-pixel images, TrainPreset (PCA lighting, mean image, random 115-pixel patch, mirror; numpy on a CPU), forward,
+cross-entropy, backward, SGD with momentum and weight decay. To emulate a CPU without AVX-512 on one that has it:
+
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python bench/embedded_step.py
+
+(torch's own kernels, oneDNN's convolutions and MKL's matrix products respectively.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alexnet_repro.models import AlexNet, AlexNetConfig
+from alexnet_repro.models.lrn import TowerLRN
+from alexnet_repro.training.module import decay_groups
+from alexnet_repro.transforms import Normalization, TrainPreset
+
+
+class TodayLRN(TowerLRN):
+    """models/lrn.py's TowerLRN as of 735759b: S by a running sum (pad, cumsum, differences), autograd's backward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        a = x.reshape(b * self.towers, c // self.towers, h, w)
+        squares = F.pad(a * a, (0, 0, 0, 0, self.size // 2 + 1, (self.size - 1) // 2))
+        running = squares.cumsum(1)
+        window = running[:, self.size :] - running[:, : -self.size]
+        return (a / (self.k + self.scale * window).pow(self.beta)).reshape(x.shape)
+
+
+def isa() -> str:
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    cpu = {f: f in flags for f in ("avx2", "avx512f")}
+    env = {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+           if k in os.environ}
+    return (f"torch kernels: {torch.backends.cpu.get_cpu_capability()}; CPU flags: "
+            + ", ".join(f"{f} {'yes' if v else 'no'}" for f, v in cpu.items())
+            + (f"; limits: {env}" if env else "; no ISA limits set"))
+
+
+def make_net(today: bool, channels_last: bool) -> nn.Module:
+    torch.manual_seed(0)
+    net = AlexNet(AlexNetConfig(num_classes=10, width=0.25, init="kaiming", input_size=115))
+    if today:
+        for site in ("norm1", "norm2"):
+            old = getattr(net.features, site)
+            setattr(net.features, site, TodayLRN(old.towers, old.size, old.scale, old.beta, old.k, alpha_over_n=False))
+    return net.to(memory_format=torch.channels_last) if channels_last else net
+
+
+def make_preset() -> TrainPreset:
+    rng = np.random.default_rng(0)
+    norm = Normalization("image", 4.0, rng.random((128, 128, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
+    return TrainPreset(norm, 115, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), 0.1)
+
+
+class Step:
+    def __init__(self, today: bool, channels_last: bool = False):
+        self.net, self.channels_last = make_net(today, channels_last), channels_last
+        self.opt = torch.optim.SGD(decay_groups(self.net, 5e-4, True), lr=0.01, momentum=0.9)
+        self.preset = make_preset()
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        x = self.preset(images)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(self.net(x), labels)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+
+def images_per_s(step: Step, data) -> float:
+    start = time.perf_counter()
+    for images, labels in data:
+        step(images, labels)
+    return sum(len(y) for _, y in data) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=6, help="steps per timed block")
+    parser.add_argument("--channels-last", action="store_true", help="also time the improved step channels-last")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(0)
+    data = [(torch.randint(0, 256, (32, 3, 128, 128), dtype=torch.uint8, generator=g),
+             torch.randint(0, 10, (32,), generator=g)) for _ in range(args.steps)]
+    variants = {"today": Step(today=True), "improved": Step(today=False)}
+    if args.channels_last:
+        variants["improved, channels_last"] = Step(today=False, channels_last=True)
+    for step in variants.values():  # warm-up: oneDNN primitives, allocator
+        images_per_s(step, data[:2])
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits every variant alike
+        for name, step in variants.items():
+            rates[name].append(images_per_s(step, data))
+    print(f"ISA: {isa()}")
+    print(f"threads: {torch.get_num_threads()}; embedded step (width 0.25, batch 32, 115 px), "
+          f"{args.repeats} interleaved blocks of {args.steps} steps")
+    today = statistics.median(rates["today"])
+    for name, r in rates.items():
+        print(f"{name:24s}: median {statistics.median(r):7.1f} images/s (best {max(r):7.1f}); "
+              f"ratio to today {statistics.median(r) / today:.3f}")
+
+
+if __name__ == "__main__":
+    main()
