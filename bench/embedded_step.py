@@ -1,8 +1,9 @@
-"""One training step of the embedded profile on a CPU: today's step (the LRN of commit 735759b, autograd through
-its pad, running sum, pow and division) against the improved one (models/lrn.py: the window sum of five slices
-and a hand-written backward), measured interleaved in one process, with the instruction set it ran on.
+"""One training step of the embedded profile on a CPU: today's step (commit 735759b: channels first, the LRN by
+autograd through its pad, running sum, pow and division) against the improved one (models/lrn.py's window sum of
+n slices and hand-written backward; channels last, conf/trainer/default.yaml), and the new LRN alone (channels
+first), measured interleaved in one process, with the instruction set it ran on.
 
-    python bench/embedded_step.py [--threads N] [--repeats 7] [--steps 6] [--channels-last]
+    python bench/embedded_step.py [--threads N] [--repeats 9] [--steps 6]
 
 The step is the embedded profile's (conf/profile/embedded.yaml): width 0.25, 10 classes, batch 32 of uint8
 128-pixel images, TrainPreset (PCA lighting, mean image, random 115-pixel patch, mirror; numpy on a CPU), forward,
@@ -103,18 +104,16 @@ def images_per_s(step: Step, data) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--steps", type=int, default=6, help="steps per timed block")
-    parser.add_argument("--channels-last", action="store_true", help="also time the improved step channels-last")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
     data = [(torch.randint(0, 256, (32, 3, 128, 128), dtype=torch.uint8, generator=g),
              torch.randint(0, 10, (32,), generator=g)) for _ in range(args.steps)]
-    variants = {"today": Step(today=True), "improved": Step(today=False)}
-    if args.channels_last:
-        variants["improved, channels_last"] = Step(today=False, channels_last=True)
+    variants = {"today (735759b)": Step(today=True), "new LRN, channels first": Step(today=False),
+                "improved (channels last)": Step(today=False, channels_last=True)}
     for step in variants.values():  # warm-up: oneDNN primitives, allocator
         images_per_s(step, data[:2])
     rates: dict[str, list[float]] = {name: [] for name in variants}
@@ -124,9 +123,9 @@ def main() -> None:
     print(f"ISA: {isa()}")
     print(f"threads: {torch.get_num_threads()}; embedded step (width 0.25, batch 32, 115 px), "
           f"{args.repeats} interleaved blocks of {args.steps} steps")
-    today = statistics.median(rates["today"])
+    today = statistics.median(rates["today (735759b)"])
     for name, r in rates.items():
-        print(f"{name:24s}: median {statistics.median(r):7.1f} images/s (best {max(r):7.1f}); "
+        print(f"{name:25s}: median {statistics.median(r):7.1f} images/s (best {max(r):7.1f}); "
               f"ratio to today {statistics.median(r) / today:.3f}")
 
 

@@ -211,3 +211,19 @@ def test_lrn_gradient_is_the_formulas(size):
 
     expected, = torch.autograd.grad(torch.cat([literal(a[:, :4]), literal(a[:, 4:])], 1), a, g)
     torch.testing.assert_close(ours, expected)
+
+
+def test_lrn_gives_the_same_numbers_channels_last():
+    """trainer.channels_last: TowerLRN works on the channels-last layout in place of copying to channels first; the
+    sums are the same sums in the same order, so values and gradients are identical, and the layout is kept."""
+    torch.manual_seed(0)
+    a = torch.relu(torch.randn(2, 16, 5, 5)) * 30
+    g = torch.randn(2, 16, 5, 5)
+    layer = TowerLRN(towers=2, size=5, alpha=1e-4, beta=0.75, k=2.0)
+    first = a.clone().requires_grad_()
+    last = a.contiguous(memory_format=torch.channels_last).requires_grad_()
+    out_first, out_last = layer(first), layer(last)
+    assert out_last.is_contiguous(memory_format=torch.channels_last)
+    (out_first * g).sum().backward()
+    (out_last * g).sum().backward()
+    assert torch.equal(out_first, out_last) and torch.equal(first.grad, last.grad)

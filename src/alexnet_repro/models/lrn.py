@@ -17,17 +17,17 @@ import torch
 from torch import nn
 
 
-def window_sum(x: torch.Tensor, before: int, after: int) -> torch.Tensor:
-    """sum_{j=i-before}^{i+after} x[:, j] for every channel i of x (B, C, H, W), the window clipped at 0 and C-1.
-    A copy and one in-place add per offset, each over a contiguous run of channels: on a CPU about twice as fast
-    as the running sum (cumsum, then differences) it replaces, and exact sums of five terms, not differences of
-    large running sums (docs/performance.md, "Embedded training on a CPU")."""
+def window_sum(x: torch.Tensor, before: int, after: int, dim: int = 1) -> torch.Tensor:
+    """sum_{j=i-before}^{i+after} x[j] along `dim` (the channels), for every channel i, the window clipped at 0 and
+    C-1. A copy and one in-place add per offset: on a CPU about twice as fast as the running sum (cumsum, then
+    differences) it replaces, and exact sums of n terms, not differences of large running sums
+    (docs/performance.md, "Embedded training on a CPU")."""
     out = x.clone()
-    c = x.shape[1]
+    c = x.shape[dim]
     for o in range(1, min(before, c - 1) + 1):
-        out[:, o:] += x[:, : c - o]  # j = i - o
+        out.narrow(dim, o, c - o).add_(x.narrow(dim, 0, c - o))  # j = i - o
     for o in range(1, min(after, c - 1) + 1):
-        out[:, : c - o] += x[:, o:]  # j = i + o
+        out.narrow(dim, 0, c - o).add_(x.narrow(dim, o, c - o))  # j = i + o
     return out
 
 
@@ -46,16 +46,21 @@ class _LRNFunction(torch.autograd.Function):
 
     (the second term: a_i reaches b_j through S_j for every window j that holds i). Autograd's version of the
     same formula walked back through the pad, cumsum, pow and division node by node; this is one window sum
-    and four elementwise passes. The forward is the same arithmetic as before, so evaluation is unchanged
-    up to the window sum's rounding."""
+    and four elementwise passes. The forward is the same arithmetic as before but for rounding: exact window
+    sums, and the paper's beta = 3/4 as a square root times a fourth root (within 2 ulp of pow, a quarter of
+    its time on a CPU)."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, size: int, scale: float, beta: float, k: float) -> torch.Tensor:
-        d = window_sum(a * a, size // 2, (size - 1) // 2).mul_(scale).add_(k)
-        p = d.pow(beta)
+    def forward(ctx, a: torch.Tensor, size: int, scale: float, beta: float, k: float, dim: int) -> torch.Tensor:
+        d = window_sum(a * a, size // 2, (size - 1) // 2, dim).mul_(scale).add_(k)
+        if beta == 0.75:  # d^(1/2) d^(1/4): a quarter of pow's time
+            root = d.sqrt()
+            p = root.sqrt().mul_(root)
+        else:
+            p = d.pow(beta)
         b = a / p
         ctx.save_for_backward(a, p, d, b)
-        ctx.size, ctx.coefficient = size, -2.0 * beta * scale
+        ctx.size, ctx.coefficient, ctx.dim = size, -2.0 * beta * scale, dim
         return b
 
     @staticmethod
@@ -64,8 +69,8 @@ class _LRNFunction(torch.autograd.Function):
         a, p, d, b = ctx.saved_tensors
         size = ctx.size
         # The windows j that hold i: the forward window mirrored (the same one for odd n).
-        t = window_sum(torch.mul(g, b).div_(d), (size - 1) // 2, size // 2)
-        return t.mul_(a).mul_(ctx.coefficient).addcdiv_(g, p), None, None, None, None
+        t = window_sum(torch.mul(g, b).div_(d), (size - 1) // 2, size // 2, ctx.dim)
+        return t.mul_(a).mul_(ctx.coefficient).addcdiv_(g, p), None, None, None, None, None
 
 
 class TowerLRN(nn.Module):
@@ -76,8 +81,15 @@ class TowerLRN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        a = x.reshape(b * self.towers, c // self.towers, h, w)
-        return _LRNFunction.apply(a, self.size, self.scale, self.beta, self.k).reshape(x.shape)
+        t = self.towers
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            # Channels last (trainer.channels_last): the channels are the innermost axis, (B, H, W, towers, C/t) is
+            # a view, and so is the result in the same layout; no copy to and from channels first.
+            a = x.permute(0, 2, 3, 1).reshape(b, h, w, t, c // t)
+            out = _LRNFunction.apply(a, self.size, self.scale, self.beta, self.k, -1)
+            return out.reshape(b, h, w, c).permute(0, 3, 1, 2)
+        a = x.reshape(b * t, c // t, h, w)
+        return _LRNFunction.apply(a, self.size, self.scale, self.beta, self.k, 1).reshape(x.shape)
 
     def extra_repr(self) -> str:
         return f"towers={self.towers}, size={self.size}, alpha'={self.scale:g}, beta={self.beta}, k={self.k}"
