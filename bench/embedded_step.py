@@ -3,7 +3,10 @@ autograd through its pad, running sum, pow and division) against the improved on
 n slices and hand-written backward; channels last, conf/trainer/default.yaml), and the new LRN alone (channels
 first), measured interleaved in one process, with the instruction set it ran on.
 
-    python bench/embedded_step.py [--threads N] [--repeats 9] [--steps 6]
+    python bench/embedded_step.py [--threads N] [--repeats 9] [--steps 6] [--layers]
+
+--layers also prints each layer's forward and backward time, today's step against the improved one (tensor
+hooks around every layer; conv1's backward has no input gradient to hook and is counted in the total only).
 
 The step is the embedded profile's (conf/profile/embedded.yaml): width 0.25, 10 classes, batch 32 of uint8
 128-pixel images, TrainPreset (PCA lighting, mean image, random 115-pixel patch, mirror; numpy on a CPU), forward,
@@ -101,11 +104,66 @@ def images_per_s(step: Step, data) -> float:
     return sum(len(y) for _, y in data) / (time.perf_counter() - start)
 
 
+def layer_times(step: Step, data, repeats: int = 3) -> tuple[dict[str, float], dict[str, float], float]:
+    """Median forward and backward milliseconds per layer of step.net, and of the whole step, over the batches."""
+    fwd: dict[str, list[float]] = {}
+    bwd: dict[str, list[float]] = {}
+    marks: dict[str, float] = {}
+
+    def ended(name):
+        bwd.setdefault(name, []).append(time.perf_counter() - marks[name + "/"])
+
+    def before(name):  # marks[name + "/"]: when the gradient of name's output arrived
+        def hook(_, args):
+            marks[name] = time.perf_counter()
+            if args[0].requires_grad:  # fires when name's input gradient is done: name's backward has ended
+                args[0].register_hook(lambda g: ended(name))
+        return hook
+
+    def after(name):
+        def hook(_, args, out):
+            fwd.setdefault(name, []).append(time.perf_counter() - marks[name])
+            out.register_hook(lambda g: marks.__setitem__(name + "/", time.perf_counter()))
+        return hook
+
+    net = step.net
+    layers = [*net.features.named_children(), *((n, getattr(net, n)) for n in ("fc6", "fc7", "fc8"))]
+    handles = []
+    for name, layer in layers:
+        if isinstance(layer, nn.ReLU):
+            continue  # in place: its input is its output
+        handles += [layer.register_forward_pre_hook(before(name)), layer.register_forward_hook(after(name))]
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for images, labels in data:
+            step(images, labels)
+    total = (time.perf_counter() - start) / (repeats * len(data)) * 1000
+    for h in handles:
+        h.remove()
+    med = lambda d: {k: statistics.median(v) * 1000 for k, v in d.items()}  # noqa: E731
+    return med(fwd), med(bwd), total
+
+
+def print_layers(variants: dict[str, Step], data) -> None:
+    names = ["today (735759b)", "improved (channels last)"]
+    results = {n: layer_times(variants[n], data) for n in names}
+    print(f"per layer, ms per step (forward + backward), {names[0]} | {names[1]}:")
+    for layer in results[names[0]][0]:
+        cells = []
+        for n in names:
+            fwd, bwd, total = results[n]
+            ms = fwd.get(layer, 0.0) + bwd.get(layer, 0.0)
+            cells.append(f"{ms:7.2f} ({ms / total:5.1%})")
+        print(f"  {layer:6s} {cells[0]} | {cells[1]}")
+    print(f"  whole step (hooks on): {results[names[0]][2]:.1f} | {results[names[1]][2]:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--steps", type=int, default=6, help="steps per timed block")
+    parser.add_argument("--layers", action="store_true", help="also time each layer, today against improved")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,6 +185,8 @@ def main() -> None:
     for name, r in rates.items():
         print(f"{name:25s}: median {statistics.median(r):7.1f} images/s (best {max(r):7.1f}); "
               f"ratio to today {statistics.median(r) / today:.3f}")
+    if args.layers:
+        print_layers(variants, data)
 
 
 if __name__ == "__main__":
