@@ -41,6 +41,8 @@ $(BIN)/pip:
 bench: $(STAMP)          ## every benchmark; the resize and loader ones use photographs (the bench extra)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	python bench/train_step.py
+	python bench/embedded_step.py
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python bench/embedded_step.py
 	python bench/resize.py
 	python bench/loader.py
 	python bench/scale.py

@@ -70,8 +70,9 @@ def test_gpu_and_ddp2_presets_and_a_bad_compile_mode():
     assert (gpu.accelerator, gpu.precision, gpu.channels_last, gpu.compile) == ("gpu", "bf16-mixed", True, False)
     ddp = validate(compose_train(["trainer=ddp2"]), TrainConfig).trainer
     assert (ddp.devices, ddp.strategy, ddp.precision, ddp.channels_last) == (2, "ddp", "bf16-mixed", True)
-    cpu = validate(compose_train([]), TrainConfig).trainer  # the default stays CPU-safe
-    assert (cpu.precision, cpu.channels_last, cpu.compile, cpu.checkpoint_every_minutes) == ("32-true", False,
+    cpu = validate(compose_train([]), TrainConfig).trainer  # the default stays CPU-safe: fp32, no compile;
+    # channels last, the faster layout on a CPU too (docs/performance.md, "Embedded training on a CPU")
+    assert (cpu.precision, cpu.channels_last, cpu.compile, cpu.checkpoint_every_minutes) == ("32-true", True,
                                                                                            False, None)
     with pytest.raises(ConfigError, match="trainer.compile_mode='fast'"):
         validate(compose_train(["trainer.compile_mode=fast"]), TrainConfig)

@@ -188,3 +188,42 @@ def test_the_lrn_gain_control_is_the_constant_lrn_tends_to_at_low_activity():
     x = torch.randn(4, 24, 27, 27)  # unit-scale activity: alpha/n * sum a^2 is about 1e-4 against k = 2
     real = TowerLRN(2, lrn.size, lrn.alpha, lrn.beta, lrn.k)(x)
     torch.testing.assert_close(real, control.features.norm1(x), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [5, 4])
+def test_lrn_gradient_is_the_formulas(size):
+    """TowerLRN's hand-written backward against numerical differences (float64), odd and even windows, two towers;
+    and against autograd through the formula read literally."""
+    torch.manual_seed(0)
+    a = (torch.randn(2, 8, 3, 3, dtype=torch.float64) * 3).requires_grad_()
+    layer = TowerLRN(towers=2, size=size, alpha=1.0, beta=0.75, k=2.0)
+    assert torch.autograd.gradcheck(layer, (a,))
+    g = torch.randn(2, 8, 3, 3, dtype=torch.float64)
+    ours, = torch.autograd.grad(layer(a), a, g)
+    lo, hi = size // 2, (size - 1) // 2
+
+    def literal(x):
+        out = []
+        for i in range(x.shape[1]):
+            window = x[:, max(0, i - lo):min(x.shape[1], i + hi + 1)]
+            out.append(x[:, i] / (2.0 + 1.0 / size * (window**2).sum(1)) ** 0.75)
+        return torch.stack(out, 1)
+
+    expected, = torch.autograd.grad(torch.cat([literal(a[:, :4]), literal(a[:, 4:])], 1), a, g)
+    torch.testing.assert_close(ours, expected)
+
+
+def test_lrn_gives_the_same_numbers_channels_last():
+    """trainer.channels_last: TowerLRN works on the channels-last layout in place of copying to channels first; the
+    sums are the same sums in the same order, so values and gradients are identical, and the layout is kept."""
+    torch.manual_seed(0)
+    a = torch.relu(torch.randn(2, 16, 5, 5)) * 30
+    g = torch.randn(2, 16, 5, 5)
+    layer = TowerLRN(towers=2, size=5, alpha=1e-4, beta=0.75, k=2.0)
+    first = a.clone().requires_grad_()
+    last = a.contiguous(memory_format=torch.channels_last).requires_grad_()
+    out_first, out_last = layer(first), layer(last)
+    assert out_last.is_contiguous(memory_format=torch.channels_last)
+    (out_first * g).sum().backward()
+    (out_last * g).sum().backward()
+    assert torch.equal(out_first, out_last) and torch.equal(first.grad, last.grad)
