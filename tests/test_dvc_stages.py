@@ -211,3 +211,17 @@ def test_report_depends_on_results_not_runs():
     deps = [d.rstrip("/") for d in dep_paths(STAGES["report"])]
     assert "results" in deps
     assert not [d for d in deps if d == "runs" or d.startswith("runs/")], f"report deps name runs/: {deps}"
+
+
+@pytest.mark.parametrize("edited, stages", [
+    ("src/alexnet_repro/models/alexnet.py", ("download", "resize", "pca")),  # the net: no data stage
+    ("src/alexnet_repro/data/generate.py", ("train", "figure1", "evaluate", "report")),  # the generator: no training
+    ("src/alexnet_repro/report/render.py", ("download", "resize", "pca", "train", "figure1", "evaluate")),
+])
+def test_an_edit_reaches_only_the_stages_that_run_it(edited, stages):
+    """Issue 16: with dataset=imagenet, editing the generated dataset's code must not re-train 24 runs, and editing
+    the net must not re-run resize and PCA. DVC re-runs a stage when a dep changes: no dep may cover the file."""
+    all_stages = load_stages()
+    for name in stages:
+        covering = [d for d in dep_paths(all_stages[name]) if covers(d, ROOT / edited)]
+        assert not covering, f"stage {name} depends on {edited} through {covering}"

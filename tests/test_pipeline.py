@@ -76,6 +76,21 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo):
     assert "results/baseline/metrics.json" in shown.stdout
 
 
+def test_editing_the_net_changes_no_data_stage(repo):
+    """Issue 16: an edit to models/alexnet.py must not re-run the ImageNet resize and PCA."""
+    net = repo / "src" / "alexnet_repro" / "models" / "alexnet.py"
+    original = net.read_text()
+    try:
+        net.write_text(original + "\n# an edit\n")
+        status = sh("dvc", "status", cwd=repo)
+        assert status.returncode == 0, status.stderr
+        changed = {line.strip().rstrip(":") for line in status.stdout.splitlines() if not line.startswith("\t")}
+        assert "train@baseline-0" in changed  # the edit is seen...
+        assert not changed & {"download", "resize", "pca"}, status.stdout  # ...by the stages that run the net only
+    finally:
+        net.write_text(original)
+
+
 def test_changing_one_experiment_reruns_only_it_and_the_report(repo):
     path = repo / "conf" / "experiment" / "no_lrn.yaml"
     path.write_text(path.read_text() + "optim:\n  lr: 0.02\n")

@@ -7,12 +7,12 @@ need the store; without it they are skipped with the reason."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from alexnet_repro import results as R
-from alexnet_repro.data.generate import palette
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import neighbours
 from alexnet_repro.report.numbers import Figure4
@@ -20,11 +20,18 @@ from alexnet_repro.report.numbers import Figure4
 PIXEL_SIDE = 32  # raw pixels compared at 32x32 (the JPEG decoder's 1/8 scale of a 256 store): 3,072 numbers each
 
 
+HUES = re.compile(r"hues (\d+/\d+)")  # a generated class's words name its palette (data/generate.py's class_words)
+
+
 def palette_groups(result: R.ExperimentResult) -> np.ndarray | None:
-    """(classes,) palette id per label for the generated data (wnid n99<class>); None for any other data."""
+    """(classes,) palette id per label for the generated data, read from the class words the result carries (the
+    report does not run the generator's code); None for any other data."""
     if not result.dataset.startswith("embedded"):
         return None
-    hues = [palette(int(c["wnid"][3:])) for c in result.classes]
+    found = [HUES.search(c["words"]) for c in result.classes]
+    if not all(found):
+        return None
+    hues = [m.group(1) for m in found]
     ids = {h: i for i, h in enumerate(dict.fromkeys(hues))}
     return np.array([ids[h] for h in hues])
 
