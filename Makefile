@@ -10,10 +10,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: run matrix test test-fast setup bench clean-runs compare
 
 run: $(STAMP)            ## set up, then run the whole pipeline on the embedded dataset
+	python -m alexnet_repro.pipeline_params
 	dvc repro
 
 # The same result, the trainings side by side: JOBS=N at a time (default: the GPUs / the GPUs a training takes).
 matrix: $(STAMP)         ## set up, run the train matrix in parallel on this node, then dvc repro
+	python -m alexnet_repro.pipeline_params
 	alexnet-matrix $(if $(JOBS),--jobs $(JOBS))
 
 test: $(STAMP)           ## set up, lint, then run every test (slow end-to-end ones included)

@@ -1,0 +1,56 @@
+"""params.yaml checked before `dvc repro` reads it (`make run` runs this first): DVC's own message for a bad value
+is a parser's ("'Value' object is not iterable" for `seeds: 0,1`); this one names the key, exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+from omegaconf import OmegaConf
+
+from alexnet_repro.basics import PROJECT_ROOT, ConfigError
+from alexnet_repro.schema import PIPELINE_PARAMS
+
+CONF = PROJECT_ROOT / "conf"
+
+
+def _names(key: str, value, group: str) -> None:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}={value!r} in {PIPELINE_PARAMS.name} must be a list of names, e.g. [baseline, tanh]")
+    for name in value:
+        _exists(f"{key}: {name}", name, group)
+
+
+def _exists(key: str, name, group: str) -> None:
+    if not isinstance(name, str) or not (CONF / group / f"{name}.yaml").is_file():
+        choices = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+        raise ConfigError(f"{key}={name!r} in {PIPELINE_PARAMS.name} is not one of conf/{group}/: {choices}")
+
+
+def check(params: dict) -> None:
+    for key, group in (("dataset", "data"), ("profile", "profile"), ("trainer", "trainer")):
+        _exists(key, params.get(key), group)
+    seeds = params.get("seeds")
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ConfigError(f"seeds={seeds!r} in {PIPELINE_PARAMS.name} must be a list of whole numbers >= 0, "
+                          "e.g. [0, 1, 2]")
+    _names("experiments", params.get("experiments"), "experiment")
+    figure1 = params.get("figure1", {})
+    _names("figure1.experiments", figure1.get("experiments"), "experiment")
+    lrs, epochs = figure1.get("lrs"), figure1.get("epochs")
+    if not isinstance(lrs, list) or not lrs or not all(isinstance(x, (int, float)) and x > 0 for x in lrs):
+        raise ConfigError(f"figure1.lrs={lrs!r} in {PIPELINE_PARAMS.name} must be a list of rates > 0")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"figure1.epochs={epochs!r} in {PIPELINE_PARAMS.name} must be a whole number >= 1")
+
+
+def main() -> int:
+    try:
+        check(OmegaConf.to_container(OmegaConf.load(PIPELINE_PARAMS)))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
