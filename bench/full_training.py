@@ -15,16 +15,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from loader import make_images, write_imagefolder, write_store  # bench/loader.py, beside this file
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from alexnet_repro.basics import PROJECT_ROOT
+from alexnet_repro.data.config import DataConfig
 from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.models import AlexNetConfig
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
-OPTIM = {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "step", "factor": 0.1,
-         "plateau_patience": 2, "max_reductions": 3, "step_epochs": 30}
+# The paper's optimiser (conf/optim/sgd.yaml) with a constant rate: a benchmark times steps, not a schedule.
+SGD_YAML = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf" / "optim" / "sgd.yaml"))
+OPTIM = {**{k: v for k, v in SGD_YAML.items() if k != "defaults"}, "schedule": "step"}
 
 
 def prepare(folder: Path, images: int, content: str) -> tuple[Path, Path]:
@@ -69,8 +73,9 @@ def trainer_fit(store: Path, args, device: torch.device, decoder: str, workers: 
     norm = Normalization("image", 1.0, rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
     preset = TrainPreset(norm, args.input, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32),
                          0.1)
-    data = StoreDataModule(str(store), preset, EvalPreset(norm, args.input), args.batch, workers, seed=0,
-                           decoder=decoder)
+    settings = DataConfig(store_dir=str(store), batch_size=args.batch, workers=workers, decoder=decoder,
+                          minival_per_class=1)  # the loader settings StoreDataModule reads; minival is not timed
+    data = StoreDataModule(settings, preset, EvalPreset(norm, args.input), seed=0)
     torch.manual_seed(0)
     config = AlexNetConfig(num_classes=args.classes, width=args.width, init="kaiming", input_size=args.input)
     module = AlexNetModule(asdict(config), OPTIM, channels_last=True)

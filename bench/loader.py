@@ -9,6 +9,7 @@ num_workers=0 (one core) in the same run; both store encodings are measured. Tar
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +22,8 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from alexnet_repro import transforms as T
-from alexnet_repro.atomic import write_json
 from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
-from alexnet_repro.data.store import INDEX, encode_image, write_shard
+from alexnet_repro.data.store import encode_image, write_index, write_shard
 
 
 def make_images(n: int, content: str) -> list[np.ndarray]:
@@ -52,9 +52,10 @@ def write_store(root: Path, images, encoding: str) -> None:
     root.mkdir(parents=True)
     records = [(f"{i}.JPEG", i % 10, encode_image(im, encoding, 90)) for i, im in enumerate(images)]
     write_shard(root, "train-00000", records)
-    write_json(root / INDEX, {"format": 1, "encoding": encoding, "image_size": 256, "quality": 90,
-                              "classes": [{"wnid": f"c{i}", "words": ""} for i in range(10)],
-                              "splits": {"train": {"shards": ["train-00000"], "count": len(images)}}})
+    digest = json.loads((root / "train-00000.json").read_text())["sha256"]
+    write_index(root, {"encoding": encoding, "image_size": 256, "quality": 90,
+                       "classes": [{"wnid": f"c{i}", "words": ""} for i in range(10)],
+                       "splits": {"train": {"shards": ["train-00000"], "count": len(images), "digests": [digest]}}})
 
 
 def rate(loader, per_batch=lambda x: x) -> float:

@@ -16,14 +16,17 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
+from alexnet_repro.basics import PROJECT_ROOT
 from alexnet_repro.models import AlexNetConfig
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import Normalization, TrainPreset
 
-OPTIM = {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "step", "factor": 0.1,
-         "plateau_patience": 2, "max_reductions": 3, "step_epochs": 30}
+# The paper's optimiser (conf/optim/sgd.yaml) with a constant rate: a benchmark times steps, not a schedule.
+SGD_YAML = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf" / "optim" / "sgd.yaml"))
+OPTIM = {**{k: v for k, v in SGD_YAML.items() if k != "defaults"}, "schedule": "step"}
 
 
 def batches(n: int, batch: int, classes: int = 10):
