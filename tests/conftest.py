@@ -60,6 +60,32 @@ def resize_settings(**overrides):
                            **overrides})
 
 
+def repository_copy(work: Path, params: dict, edit=None) -> Path:
+    """A copy of the repository (git's files, less the committed pipeline's outputs: this copy makes its own) as
+    its own git + DVC repository, params.yaml updated with `params`; `edit(work)` changes files before the commit."""
+    import subprocess
+
+    import yaml
+
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (work / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, work / f)
+    (work / "dvc.lock").unlink(missing_ok=True)
+    for generated in ("reports", "results"):
+        shutil.rmtree(work / generated, ignore_errors=True)
+    values = yaml.safe_load((work / "params.yaml").read_text())
+    (work / "params.yaml").write_text(yaml.safe_dump({**values, **params}))
+    if edit is not None:
+        edit(work)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "fixture"]):
+        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
+    return work
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a training or `dvc repro` this test starts: this interpreter's bin on PATH, W&B quiet and
     in the config's mode, and not attached to a W&B service this test process may have started (in-process

@@ -3,18 +3,15 @@ finished runs. And issue 16's acceptance for adoption: runs trained by hand, out
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from alexnet_repro.basics import ConfigError
 from alexnet_repro.matrix import Job, compose_jobs, gpus_per_run, main, run_here, slots
-from conftest import ROOT
+from conftest import ROOT, child_env, repository_copy
 
 RUNS = Path("runs") / "embedded_tiny" / "tiny"
 TINY = {"dataset": "embedded_tiny", "profile": "tiny", "seeds": [0, 1], "experiments": ["baseline"],
@@ -22,31 +19,17 @@ TINY = {"dataset": "embedded_tiny", "profile": "tiny", "seeds": [0, 1], "experim
 
 
 def make_repo(work: Path, **params) -> Path:
-    """A copy of the repository (git's files) as its own git + DVC repository, with params.yaml's values for the
-    tiny dataset and profile; the tiny profile trains one epoch."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (work / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, work / f)
-    (work / "dvc.lock").unlink(missing_ok=True)
-    for generated in ("reports", "results"):
-        shutil.rmtree(work / generated, ignore_errors=True)
-    values = yaml.safe_load((work / "params.yaml").read_text())
-    (work / "params.yaml").write_text(yaml.safe_dump({**values, **TINY, **params}))
-    profile = work / "conf" / "profile" / "tiny.yaml"
-    profile.write_text(profile.read_text().replace("max_epochs: 2", "max_epochs: 1"))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "fixture"]):
-        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
-    return work
+    """A repository copy with params.yaml's values for the tiny dataset and profile; the tiny profile trains one
+    epoch."""
+    def one_epoch(root: Path) -> None:
+        profile = root / "conf" / "profile" / "tiny.yaml"
+        profile.write_text(profile.read_text().replace("max_epochs: 2", "max_epochs: 1"))
+
+    return repository_copy(work, {**TINY, **params}, edit=one_epoch)
 
 
 def sh(*args, cwd, timeout=1500):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "WANDB_SILENT": "true",
-           "PYTHONPATH": str(ROOT / "src")}
-    env.pop("WANDB_MODE", None)
+    env = child_env(PYTHONPATH=str(ROOT / "src"))
     env.pop("CUDA_VISIBLE_DEVICES", None)
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 

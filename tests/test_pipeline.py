@@ -3,7 +3,6 @@ change to one experiment's config that reruns exactly that experiment and the re
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ import torch
 import yaml
 
 from alexnet_repro.results import read_history
-from conftest import ROOT, child_env
+from conftest import child_env, repository_copy
 
 pytestmark = pytest.mark.slow
 RUNS = Path("runs") / "embedded_tiny" / "tiny"  # runs/<dataset>/<profile>/<experiment>/seed<k>
@@ -37,24 +36,9 @@ def sh(*args, cwd, timeout=1200):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    work = tmp_path_factory.mktemp("repo") / "alexnet-repro"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (work / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, work / f)
-    (work / "dvc.lock").unlink(missing_ok=True)
-    for generated in ("reports", "results"):  # the committed full run's outputs; this run makes its own
-        shutil.rmtree(work / generated, ignore_errors=True)
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params.update(dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"],
-                  figure1={"experiments": ["figure1_relu", "figure1_tanh"], "lrs": [0.01], "epochs": 1})
-    (work / "params.yaml").write_text(yaml.safe_dump(params))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.email=t@t", "-c", "user.name=t",
-                                                              "commit", "-qm", "fixture"]):
-        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
-    return work
+    return repository_copy(tmp_path_factory.mktemp("repo") / "alexnet-repro", dict(
+        dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"],
+        figure1={"experiments": ["figure1_relu", "figure1_tanh"], "lrs": [0.01], "epochs": 1}))
 
 
 def test_dvc_repro_end_to_end_then_nothing_to_do(repo):
