@@ -29,6 +29,14 @@ def assert_resumed_like_uninterrupted(run: Path, whole: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
+def set_aside(run: Path) -> Path:
+    """Move a finished run to replaced/, as fresh_start=true would, so that the next start trains it again."""
+    replaced = run.parent / "replaced" / f"{run.name}-1"
+    replaced.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(run, replaced)
+    return replaced
+
+
 def sh(*args, cwd, timeout=1200):
     env = child_env()
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -92,10 +100,10 @@ def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
     """SIGKILL `dvc repro` (and its training) after the first checkpoint; the next `dvc repro` resumes the run
     from it and ends with the history and weights of the uninterrupted run (test 1's, now in replaced/)."""
     run = repo / RUNS / "baseline" / "seed0"
+    replaced = set_aside(run)  # the finished run: started again as it is, it would be adopted, not trained
     env = child_env()
     proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    replaced = repo / RUNS / "baseline" / "replaced" / "seed0-1"  # the finished run, set aside
     deadline = time.monotonic() + 300
     while not (replaced.exists() and (run / "checkpoints" / "last.ckpt").exists()):
         assert proc.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from test_pipeline import RUNS, assert_resumed_like_uninterrupted, repo, sh  # noqa: F401  (repo: the fixture, a fresh copy of the repository)
+from test_pipeline import RUNS, assert_resumed_like_uninterrupted, repo, set_aside, sh  # noqa: F401  (repo: the fixture, a fresh copy of the repository)
 
 from alexnet_repro.training.lock import LOCK
 from conftest import child_env
@@ -20,7 +20,7 @@ def test_sigterm_to_a_training_inside_dvc_repro_fails_it_and_the_next_repro_resu
     first = sh("dvc", "repro", "train@baseline-0", cwd=repo)  # with download, resize and pca before it
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     run = repo / RUNS / "baseline" / "seed0"
-    replaced = repo / RUNS / "baseline" / "replaced" / "seed0-1"  # the uninterrupted run, once set aside
+    replaced = set_aside(run)  # the uninterrupted run (started again as it is, it would be adopted, not trained)
 
     env = child_env()
     proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
