@@ -100,7 +100,8 @@ def test_killing_dvc_repro_mid_training_resumes_from_the_checkpoint(repo):
     """SIGKILL `dvc repro` (and its training) after the first checkpoint; the next `dvc repro` resumes the run
     from it and ends with the history and weights of the uninterrupted run (test 1's, now in replaced/)."""
     run = repo / RUNS / "baseline" / "seed0"
-    replaced = set_aside(run)  # the finished run: started again as it is, it would be adopted, not trained
+    assert sh("dvc", "repro", "train@baseline-0", cwd=repo).returncode == 0  # a finished run (up to date after test 1)
+    replaced = set_aside(run)  # started again as it is, it would be adopted, not trained
     env = child_env()
     proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@baseline-0"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
