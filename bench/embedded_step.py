@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alexnet_repro.models import AlexNet, AlexNetConfig
+from alexnet_repro.models.alexnet import AlexNet
 from alexnet_repro.models.lrn import TowerLRN
+from alexnet_repro.models.spec import AlexNetConfig
 from alexnet_repro.training.module import decay_groups
 from alexnet_repro.transforms import Normalization, TrainPreset
 

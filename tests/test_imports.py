@@ -65,3 +65,10 @@ def test_a_data_stage_loads_neither_the_model_nor_the_training_schema():
         assert not {m for m in loaded if m.startswith(("alexnet_repro.models", "alexnet_repro.training"))}, statement
     assert "alexnet_repro.data.generate" not in loaded_after("import alexnet_repro.stages.train")
     assert module_file("alexnet_repro.data.resize") is not None  # the names above exist
+
+
+def test_the_train_stage_decides_before_loading_torch():
+    """A finished run is adopted without torch or Lightning (training/run.py): they load only to train."""
+    code = "import sys, alexnet_repro.stages.train; print(sorted({'torch', 'lightning'} & set(sys.modules)))"
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from alexnet_repro.models import AlexNet, AlexNetConfig, LRNConfig, TowerLRN, feature_map_sizes
+from alexnet_repro.models import AlexNetConfig, LRNConfig, feature_map_sizes
+from alexnet_repro.models.alexnet import AlexNet
+from alexnet_repro.models.lrn import TowerLRN
 
 
 def n_params(model):
@@ -124,8 +126,7 @@ def test_the_factory_builds_the_papers_net_and_models_import_only_torch():
     import ast
     from pathlib import Path
 
-    from alexnet_repro.models import export_config
-    from alexnet_repro.models.alexnet import alexnet
+    from alexnet_repro.models.alexnet import alexnet, export_config
 
     net = alexnet(1000)
     assert n_params(net) == 60_965_224

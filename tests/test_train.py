@@ -24,11 +24,19 @@ def test_every_experiment_runs_fast_dev_run(name, tiny_data, tmp_path):
 
 def test_cli_runs_no_lrn_exactly_as_written(tiny_data, tmp_path):
     args = [PYTHON, "src/train.py", "+experiment=no_lrn", *data_overrides(tiny_data), "trainer.max_epochs=1",
-            "logger=none", f"hydra.run.dir={tmp_path}"]
+            "logger=none", f"hydra.run.dir={tmp_path}", "trainer.cpu_threads=1"]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "train_summary.json").read_text())
     assert summary["experiment"] == "no_lrn" and summary["epochs"] == 1
+    assert summary["cpu_threads"] == 1  # trainer.cpu_threads: the rounding of a CPU run depends on it
+    # Started again, it finds its finished run before importing torch or Lightning (what `dvc repro` does after
+    # alexnet-matrix, once per train stage): "up to date" in about a second.
+    again = subprocess.run([PYTHON, "-X", "importtime", *args[1:]], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and "up to date" in again.stdout + again.stderr, again.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in again.stderr.splitlines() if line.startswith("import time")}
+    assert "alexnet_repro.training.run" in imported and not imported & {"torch", "lightning"}
     assert (tmp_path / "checkpoints" / "best.ckpt").exists() and (tmp_path / "checkpoints" / "last.ckpt").exists()
     saved = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=False)
     assert saved["hyper_parameters"]["model"]["lrn"]["enabled"] is False

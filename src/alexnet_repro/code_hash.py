@@ -11,6 +11,7 @@ from pathlib import Path
 
 PACKAGE = "alexnet_repro"
 SRC = Path(__file__).resolve().parents[1]  # src/
+TRAINING_ENTRY = "alexnet_repro.stages.train"  # the code a finished run's adoption fingerprint covers
 
 
 def module_file(name: str) -> Path | None:

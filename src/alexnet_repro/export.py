@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from alexnet_repro.atomic import atomic_path
-from alexnet_repro.models import AlexNet, AlexNetConfig, export_config
+from alexnet_repro.models.alexnet import AlexNet, export_config
+from alexnet_repro.models.spec import AlexNetConfig
 from alexnet_repro.transforms import EvalPreset, Normalization
 
 EXPORT_FORMAT = 1

@@ -1,8 +1,8 @@
 """Plain PyTorch: the paper's net and its LRN layer. Imports nothing from the rest of the application.
-The factory is `alexnet_repro.models.alexnet.alexnet(num_classes, ...)`; it is not re-exported here, so that
-`import alexnet_repro.models.alexnet as m` keeps naming the module."""
+This package's own namespace holds the torch-free description (models/spec.py), so that importing a config
+schema loads no torch; the net is `alexnet_repro.models.alexnet.AlexNet` (factory: `.alexnet(num_classes, ...)`)
+and the layer `alexnet_repro.models.lrn.TowerLRN`."""
 
-from alexnet_repro.models.alexnet import AlexNet, AlexNetConfig, LRNConfig, export_config, feature_map_sizes
-from alexnet_repro.models.lrn import TowerLRN
+from alexnet_repro.models.spec import AlexNetConfig, LRNConfig, feature_map_sizes
 
-__all__ = ["AlexNet", "AlexNetConfig", "LRNConfig", "TowerLRN", "export_config", "feature_map_sizes"]
+__all__ = ["AlexNetConfig", "LRNConfig", "feature_map_sizes"]

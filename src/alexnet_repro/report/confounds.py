@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from alexnet_repro.models.alexnet import AlexNetConfig, feature_map_sizes, layer_widths
+from alexnet_repro.models.spec import AlexNetConfig, feature_map_sizes, layer_widths
 
 MAPS = ("conv1", "pool1", "pool2", "pool5")
 

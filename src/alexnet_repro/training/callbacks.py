@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from alexnet_repro.atomic import atomic_path, write_bytes
+from alexnet_repro.training.links import localize_links
 from alexnet_repro.viz import filter_grid
 
 HISTORY_COLUMNS = ["epoch", "step", "train/loss", "train/err_top1", "minival/loss", "minival/err_top1",
@@ -179,3 +180,14 @@ def write_failure(path: Path, err: BaseException) -> str:
         return f"no space left on {path.parent} while writing {path.name} ({reason}); the previous {path.name}, " \
                "if any, is untouched: free some space and start the run again to resume it"
     return f"{path} could not be written ({reason}); the previous {path.name}, if any, is untouched"
+
+
+class LocalLinks(L.Callback):
+    """When fitting ends, links out of the run folder (W&B's debug-core.log) become copies."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+
+    def on_fit_end(self, trainer, pl_module):
+        if trainer.is_global_zero:
+            localize_links(self.run_dir)

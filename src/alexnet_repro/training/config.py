@@ -84,6 +84,7 @@ class TrainerConfig:
     compile: bool = MISSING  # torch.compile the net in place (state_dict keys stay clean for export)
     compile_mode: str = MISSING  # default | reduce-overhead | max-autotune
     checkpoint_every_minutes: Optional[float] = MISSING  # last.ckpt also this often (wall clock); null: off
+    cpu_threads: Optional[int] = MISSING  # torch's intra-op threads when training on a CPU; null: torch's choice
 
     def __post_init__(self) -> None:
         in_range("trainer.max_epochs", self.max_epochs, 1)
@@ -94,6 +95,8 @@ class TrainerConfig:
         choice("trainer.compile_mode", self.compile_mode, ("default", "reduce-overhead", "max-autotune"))
         if self.checkpoint_every_minutes is not None:
             in_range("trainer.checkpoint_every_minutes", self.checkpoint_every_minutes, 0, low_open=True)
+        if self.cpu_threads is not None:
+            in_range("trainer.cpu_threads", self.cpu_threads, 1)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 `~/.cache/wandb/logs/core-debug-<second>.log`, a file that every W&B process started in that second appends
 to; DVC follows links when it hashes the train stage's outputs, so another job's log lines made a finished run
 look changed, and `dvc repro` trained it again. When training ends, each such link is replaced by a copy of
-what it points to (a dangling one is removed): the folder's content is then the run's alone."""
+what it points to (a dangling one is removed): the folder's content is then the run's alone. Imports no
+Lightning: an adoption check (resume.py) runs before the training's heavy imports; the callback that calls
+this when fitting ends is callbacks.LocalLinks."""
 
 from __future__ import annotations
 
@@ -10,8 +12,6 @@ import logging
 import os
 import shutil
 from pathlib import Path
-
-import lightning as L
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,3 @@ def localize_links(folder: str | os.PathLike) -> None:
         else:
             log.info("removed %s: it pointed to %s, which does not exist", link, target)
 
-
-class LocalLinks(L.Callback):
-    """When fitting ends, links out of the run folder (W&B's debug-core.log) become copies."""
-
-    def __init__(self, run_dir: str | os.PathLike):
-        self.run_dir = Path(run_dir)
-
-    def on_fit_end(self, trainer, pl_module):
-        if trainer.is_global_zero:
-            localize_links(self.run_dir)

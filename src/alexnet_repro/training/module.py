@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from alexnet_repro.models import AlexNet, AlexNetConfig
+from alexnet_repro.models.alexnet import AlexNet
 from alexnet_repro.models.lrn import window_sums
+from alexnet_repro.models.spec import AlexNetConfig
 
 SELECTION = "minival"  # the split every training decision reads (data/minival.py): never the validation images
 LRN_SITES = ("norm1", "norm2")

@@ -119,6 +119,17 @@ def _inspect(run_dir: Path, fingerprint: str, code: str) -> tuple[str, str]:
     return "resume", ""
 
 
+def _adopt(run_dir: Path) -> dict:
+    log.info("%s: up to date (a finished run of this configuration, data and code): nothing to train", run_dir)
+    return json.loads((run_dir / TRAIN_SUMMARY).read_text())
+
+
+def adoptable(run_dir: Path, config: dict, code: str) -> dict | None:
+    """The finished run's summary when run_dir holds `config` trained by `code` to the end; else None. Reads
+    only: whatever else the folder holds is prepare()'s to handle."""
+    return _adopt(run_dir) if _inspect(run_dir, fingerprint_of(config), code)[0] == "adopt" else None
+
+
 @dataclass
 class Start:
     """How a training starts: from `checkpoint` (None: step 0), or not at all (`adopted`: the finished run's
@@ -136,8 +147,7 @@ def prepare(run_dir: Path, config: dict, rank_zero: bool = True, fresh_start: bo
     fingerprint = fingerprint_of(config)
     action, why = _inspect(run_dir, fingerprint, code)
     if action == "adopt" and not fresh_start:
-        log.info("%s: up to date (a finished run of this configuration, data and code): nothing to train", run_dir)
-        return Start(adopted=json.loads((run_dir / TRAIN_SUMMARY).read_text()))
+        return Start(adopted=_adopt(run_dir))
     if action == "changed" and not fresh_start:
         raise ConfigChanged(f"{run_dir} {why} ({differing_keys(_stored(run_dir)['config'], config)}): run it with "
                             "its own config to resume it, or add fresh_start=true to set it aside and start over")

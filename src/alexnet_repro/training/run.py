@@ -1,121 +1,29 @@
-"""train(cfg): build data, model, callbacks, loggers and trainer from a validated config, then fit."""
+"""train(cfg): one training, or none when its run folder already holds it finished.
+
+The decision needs no torch and no Lightning (seconds of imports): `dvc repro` after `alexnet-matrix` runs every
+train stage's command again, and each finds its finished run ("up to date", resume.py) in about a second. Only
+a run with something to train imports training/fit.py."""
 
 from __future__ import annotations
 
 import os
-import secrets
-import string
-from dataclasses import asdict, replace
 from pathlib import Path
 
-import lightning as L
-import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet_repro import health
-from alexnet_repro.atomic import write_bytes
 from alexnet_repro.basics import ConfigError
-from alexnet_repro.code_hash import code_fingerprint
-from alexnet_repro.data.dali_loader import check_dali
-from alexnet_repro.data.datamodule import StoreDataModule
-from alexnet_repro.data.pixel_stats import PixelStats
-from alexnet_repro.data.store import downscale, fingerprint, read_info
-from alexnet_repro.export import FILENAME, LAST_FILENAME, ExportError, load_model, save_model
-from alexnet_repro.results import read_history, write_train_summary
+from alexnet_repro.code_hash import TRAINING_ENTRY, code_fingerprint
+from alexnet_repro.data.store import fingerprint
 from alexnet_repro.schema import validate
-from alexnet_repro.seeds import stream_seed
 from alexnet_repro.training import lock, resume
-from alexnet_repro.training.callbacks import AtomicCheckpointIO, EpochHistory, LastCheckpoint, LogFilters, Throughput
-from alexnet_repro.training.config import TrainConfig, TrainerConfig
-from alexnet_repro.training.links import LocalLinks
-from alexnet_repro.training.module import SELECTION, AlexNetModule
-from alexnet_repro.training.signals import Preemption
-from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
+from alexnet_repro.training.config import TrainConfig
 
-WANDB_ID = "wandb_id.txt"
-TRAINING_ENTRY = "alexnet_repro.stages.train"  # the code a run's adoption fingerprint covers (code_hash.py)
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # Lightning's order (rank_zero.py)
 
 
-def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
-    if cfg.logger.backend == "none" or cfg.trainer.fast_dev_run:
-        return []
-    from lightning.pytorch.loggers import WandbLogger
-
-    mode = os.environ.get("WANDB_MODE", cfg.logger.mode)  # the one setting read from the environment
-    m = cfg.model
-    switches = [f"activation:{m.activation}", f"lrn:{m.lrn.enabled}", f"pool:{m.pool_kernel}/{m.pool_stride}",
-                f"dropout:{m.dropout}", f"towers:{m.towers}", f"lighting:{cfg.augment.lighting_std}"]
-    tags = [f"data:{cfg.data.name}", f"profile:{cfg.profile_name}", *switches, *cfg.logger.tags]
-    group = f"{cfg.data.name}/{cfg.profile_name}/{cfg.experiment_name}"  # the same group as evaluation's
-    return [WandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=group,
-                        job_type="train", name=f"{cfg.experiment_name}-seed{cfg.seed}", tags=tags,
-                        save_dir=str(run_dir), mode=mode, config=resolved, id=wandb_run_id(run_dir),
-                        resume="allow")]
-
-
-def wandb_run_id(run_dir: Path) -> str:
-    """One W&B run per run folder: a resumed training continues it instead of opening another. The id is
-    written by the first process (DDP's other ranks start later, inside fit, and read it)."""
-    path = run_dir / WANDB_ID
-    if not path.exists():
-        alphabet = string.ascii_lowercase + string.digits  # W&B's own ids: 8 such characters
-        write_bytes(path, "".join(secrets.choice(alphabet) for _ in range(8)).encode())
-    return path.read_text().strip()
-
-
-def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
-    last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
-                          cfg.trainer.checkpoint_every_minutes)
-    callbacks = [
-        Throughput(),  # first: its epoch figures must be logged before EpochHistory reads them
-        EpochHistory(run_dir / "history.csv"),
-        best,
-        last,
-        Preemption(last),  # after `last`: SIGTERM/USR1/USR2 save last.ckpt and exit non-zero (signals.py)
-        LocalLinks(run_dir),  # no links out of the run folder (W&B's debug-core.log): links.py
-    ]
-    if cfg.logger.log_filters and cfg.logger.backend == "wandb":
-        callbacks.append(LogFilters())
-    return callbacks
-
-
-def uses_cuda(t: TrainerConfig) -> bool:
-    return t.accelerator in ("gpu", "cuda") or (t.accelerator == "auto" and torch.cuda.is_available())
-
-
-def speed_up(module: AlexNetModule, t: TrainerConfig) -> None:
-    """The trainer's throughput switches. None changes what is learned beyond float rounding (TF32 matmuls,
-    cuDNN's choice of conv algorithm), so they are settings, not experiments."""
-    if uses_cuda(t):
-        torch.set_float32_matmul_precision("high")  # TF32 for fp32 matmuls outside autocast (cuDNN convs: default)
-    if t.channels_last:
-        module.net.to(memory_format=torch.channels_last)  # the batches follow in AlexNetModule.layout
-    if t.compile:
-        # nn.Module.compile compiles in place: module.net stays the AlexNet, its state_dict keys carry no
-        # `_orig_mod.` prefix, so checkpoints, resume and export (save_model) see the plain net.
-        module.net.compile(mode=t.compile_mode)
-
-
-def initial_weights(module: AlexNetModule, path: str) -> None:
-    """init_from: another run's exported model starts this one (section 6: pretrain, then fine-tune). Every
-    layer but fc8 must match; fc8 is taken too when the classes are the same, kept fresh when they differ."""
-    source = load_model(path).net.state_dict()
-    target = module.net.state_dict()
-    mismatched = [k for k in target if k in source and source[k].shape != target[k].shape and not k.startswith("fc8")]
-    missing = [k for k in target if k not in source]
-    if mismatched or missing:
-        raise ExportError(f"init_from={path}: its net differs from this one ({', '.join(mismatched + missing)}): "
-                          "fine-tuning needs the same layers")
-    module.net.load_state_dict({k: v for k, v in source.items() if v.shape == target[k].shape}, strict=False)
-
-
-def run_health(history: dict[str, list[float]], classes: int, cfg: TrainConfig) -> dict:
-    o = cfg.optim
-    floor = o.lr * o.factor ** o.max_reductions * (1 + 1e-6) if o.schedule == "plateau" else 0.0
-    return health.classify(history.get("train/loss", []), history.get("train/err_top1", []), history.get("lr", []),
-                           classes, floor, cfg.trainer.max_epochs)
+def process_rank() -> int:
+    """This process's global rank as Lightning will read it, before Lightning is imported."""
+    return next((int(os.environ[k]) for k in RANK_VARIABLES if os.environ.get(k) is not None), 0)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -126,85 +34,22 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
+    """The run's summary: the finished run's own when run_dir holds this configuration, data and code finished."""
     try:
         cfg = validate(raw_cfg, TrainConfig)  # before the folder is locked or used
     except ConfigError:
         _remove_if_empty(Path(run_dir))  # Hydra made it before the task started: a bad value leaves nothing behind
         raise
-    # One training per run folder: a second start stops in one line naming the first's PID (lock.py).
-    with lock.hold(Path(run_dir).resolve(), rank_zero_only.rank == 0):
-        return _train(cfg, raw_cfg, run_dir, extra_callbacks)
-
-
-def _train(cfg: TrainConfig, raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple) -> dict:
-    if cfg.data.decoder == "dali":  # before any run folder is touched: a one-line error, never a CPU fallback
-        check_dali(uses_cuda(cfg.trainer), read_info(cfg.data.store_dir).encoding, cfg.data.image_size)
     run_dir = Path(run_dir).resolve()
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
     resolved.pop("hydra", None)
     store = fingerprint(cfg.data.store_dir)
-    # An explicit ckpt_path is the user's choice; otherwise the folder decides (resume.py).
-    start = resume.Start(checkpoint=Path(cfg.ckpt_path)) if cfg.ckpt_path else resume.prepare(
-        run_dir, resume.run_config(resolved, store), rank_zero_only.rank == 0, cfg.fresh_start,
-        code=code_fingerprint(TRAINING_ENTRY))
-    if start.adopted is not None:
-        return start.adopted
-    ckpt_path = start.checkpoint
-    L.seed_everything(stream_seed(cfg.seed, "init", bits=32), workers=True)  # the initial weights' own stream
+    # One training per run folder: a second start stops in one line naming the first's PID (lock.py).
+    with lock.hold(run_dir, process_rank() == 0):
+        if not (cfg.ckpt_path or cfg.fresh_start):
+            adopted = resume.adoptable(run_dir, resume.run_config(resolved, store), code_fingerprint(TRAINING_ENTRY))
+            if adopted is not None:
+                return adopted
+        from alexnet_repro.training.fit import fit  # torch and Lightning: only when there is training to do
 
-    stats = PixelStats.load(cfg.data.stats_path)
-    a = cfg.augment
-    norm = Normalization(a.mean, a.input_scale, downscale(stats.mean_image, cfg.data.image_size), stats.mean_rgb)
-    size = cfg.model.input_size
-    train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, a.lighting_std,
-                               a.lighting_sqrt_eigenvalues, a.random_crop, a.flip)
-    data = StoreDataModule(cfg.data, train_preset, EvalPreset(norm, size), cfg.seed)
-    model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
-    resolved["model"]["num_classes"] = data.num_classes
-    module = AlexNetModule(asdict(model), asdict(cfg.optim), channels_last=cfg.trainer.channels_last)
-    if cfg.init_from and ckpt_path is None:
-        initial_weights(module, cfg.init_from)
-    speed_up(module, cfg.trainer)
-
-    # best.ckpt by the paper's criterion, top-1 error, on minival: never on the images evaluate scores.
-    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=f"{SELECTION}/err_top1",
-                           mode="min", save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False)
-    t = cfg.trainer
-    limits = {k: v for k, v in (("limit_train_batches", t.limit_train_batches),
-                                ("limit_val_batches", t.limit_val_batches)) if v is not None}
-    trainer = L.Trainer(
-        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
-        precision=t.precision, max_epochs=t.max_epochs, fast_dev_run=t.fast_dev_run,
-        log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
-        benchmark=uses_cuda(t) and not t.deterministic,  # fixed shapes: cuDNN times each conv algorithm once
-        enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
-        default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
-        callbacks=[*build_callbacks(cfg, run_dir, best), *extra_callbacks], plugins=[AtomicCheckpointIO()], **limits)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    wandb_url = None
-    if trainer.is_global_zero and trainer.loggers:
-        run = trainer.loggers[0].experiment
-        wandb_url = run.url if run.settings.mode == "online" else None
-        # Close the run now: the next job of a Hydra sweep (same process) must start a run of its own.
-        run.finish()
-    summary = {
-        "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
-        "global_step": trainer.global_step, "metrics": metrics, "selection": SELECTION,
-        "best_selection_err_top1": None if best.best_model_score is None else float(best.best_model_score),
-        "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best.best_model_path else None,
-        "wandb_url": wandb_url,
-    }
-    if trainer.is_global_zero and not t.fast_dev_run:
-        # The last weights, then the chosen epoch's, as plain models: what evaluation loads (export.py).
-        save_model(run_dir / LAST_FILENAME, module.net, data.info.classes, store, norm)
-        best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(best_state)
-        save_model(run_dir / FILENAME, module.net, data.info.classes, store, norm)
-        summary.update(model=FILENAME, model_last=LAST_FILENAME,
-                       health=run_health(read_history(run_dir / "history.csv"), data.num_classes, cfg),
-                       health_rule=health.RULE)
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / "resolved_config.yaml")
-        write_train_summary(run_dir, summary)
-    return summary
+        return fit(cfg, resolved, store, run_dir, extra_callbacks)
