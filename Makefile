@@ -9,14 +9,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run matrix test test-fast setup bench clean-runs compare
 
+# The trainings and evaluations side by side (alexnet-matrix: one per GPU group, or per core on a CPU), then
+# `dvc repro`, which adopts each finished one and reports: the same results as a bare `dvc repro`, sooner.
 run: $(STAMP)            ## set up, then run the whole pipeline on the embedded dataset
 	python -m alexnet_repro.pipeline_params
-	dvc repro
-
-# The same result, the trainings side by side: JOBS=N at a time (default: the GPUs / the GPUs a training takes).
-matrix: $(STAMP)         ## set up, run the train matrix in parallel on this node, then dvc repro
-	python -m alexnet_repro.pipeline_params
 	alexnet-matrix $(if $(JOBS),--jobs $(JOBS))
+
+matrix: run              ## the same as run (JOBS=N: at most N jobs at once)
 
 test: $(STAMP)           ## set up, lint, then run every test (slow end-to-end ones included)
 	ruff check .

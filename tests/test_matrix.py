@@ -28,8 +28,8 @@ def make_repo(work: Path, **params) -> Path:
     return repository_copy(work, {**TINY, **params}, edit=one_epoch)
 
 
-def sh(*args, cwd, timeout=1500):
-    env = child_env(PYTHONPATH=str(ROOT / "src"))
+def sh(*args, cwd, timeout=1500, env=None):
+    env = child_env(PYTHONPATH=str(ROOT / "src"), **(env or {}))
     env.pop("CUDA_VISIBLE_DEVICES", None)
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -97,6 +97,26 @@ def test_jobs_run_at_once_each_in_its_slot_and_a_failure_is_one_line_naming_its_
     assert "train@c-0 FAILED (exit 3)" in failure and failure.endswith("logs/train@c-0.log")
 
 
+def test_cpu_slots_are_workers_that_run_jobs_inside_themselves_in_the_order_their_inputs_allow(tmp_path, capsys):
+    """Without GPUs each slot is one stage_worker.py process: jobs run as `__main__` inside it (one process for
+    several jobs), output in the job's log; a job waits for the ones it reads, and is not run when one failed."""
+    for name, body in (("ok", "print('hello', sys.argv[1:])"), ("fail", "print('boom'); sys.exit(3)")):
+        (tmp_path / f"{name}.py").write_text(f"import os, sys\nopen(sys.argv[1] + '.pid', 'w').write(str(os.getpid()))\n"
+                                             f"{body}\n")
+    jobs = [Job("train@a-0", "python ok.py a0 x=1", 0, 1, 1), Job("train@b-0", "python fail.py b0", 0, 1, 1),
+            Job("evaluate@b", "python ok.py eb", 0, 1, 1, after=("train@b-0",)),
+            Job("evaluate@a", "python ok.py ea", 0, 1, 1, after=("train@a-0",)),
+            Job("train@c-0", "python ok.py c0", 0, 1, 1)]
+    failed = run_here(tmp_path, jobs, [None, None], tmp_path / "logs")
+    assert [j.stage for j in failed] == ["train@b-0", "evaluate@b"]
+    assert (tmp_path / "logs" / "train@a-0.log").read_text() == "hello ['a0', 'x=1']\n"
+    assert not (tmp_path / "eb.pid").exists()  # never started: what it reads failed
+    pids = {(tmp_path / f"{k}.pid").read_text() for k in ("a0", "b0", "ea", "c0")}
+    assert len(pids) == 2  # four jobs, two worker processes
+    out = capsys.readouterr().out
+    assert "evaluate@b not run: it needs train@b-0" in out and "train@b-0 FAILED (exit 3)" in out
+
+
 # --- (b) the plan: DVC's own commands ---------------------------------------------------------------------------------
 
 def plan(repo: Path, monkeypatch, capsys, *args) -> list[str]:
@@ -157,9 +177,24 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
     result = sh(sys.executable, "-m", "alexnet_repro.matrix", "--jobs", "2", cwd=repo)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
-    assert "4 trainings to run, 2 at a time" in out and "[4/4] " in out
+    assert "4 trainings and 3 evaluations to run, 2 at a time" in out and "[7/7] " in out
     for stage in ("train@baseline-0", "train@baseline-1", "figure1@figure1_relu-0.01", "figure1@figure1_tanh-0.01"):
         assert "`Trainer.fit` stopped: `max_epochs=1` reached." in (repo / "logs" / "matrix" / f"{stage}.log").read_text()
+    # on a CPU each slot is one worker process that ran its jobs inside itself (stage_worker.py); an evaluation
+    # started only once its experiment's trainings had finished
+    assert sorted(p.name for p in (repo / "logs" / "matrix").glob("worker*.log")) == ["worker0.log", "worker1.log"]
+    evaluated = (repo / "results" / "baseline" / "metrics.json").stat().st_mtime
+    assert evaluated > max((repo / RUNS / "baseline" / f"seed{k}" / "train_summary.json").stat().st_mtime for k in (0, 1))
+    # a job that ran after another in the same worker computed what a process of its own computes
+    import torch
+
+    alone = sh(sys.executable, "src/train.py", "+experiment=figure1_relu", "experiment_name=alone", "optim.lr=0.01",
+               "seed=0", "trainer.max_epochs=1", "data=embedded_tiny", "profile=tiny", "logger=none",
+               "trainer.enable_progress_bar=false", cwd=repo, env={"OMP_NUM_THREADS": "1"})
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    weights = [torch.load(repo / RUNS / name / "seed0" / "model.pt", weights_only=False)["state_dict"]
+               for name in ("figure1_relu_lr0.01", "alone")]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     # the first two jobs trained at the same time: each started (run_config.json) before the other ended
     (start0, end0), (start1, end1) = [[(repo / RUNS / "baseline" / f"seed{k}" / name).stat().st_mtime
                                        for name in ("run_config.json", "train_summary.json")] for k in (0, 1)]

@@ -70,6 +70,8 @@ def launch(main: Callable[[], object]) -> None:
     """Run a @hydra.main function. Hydra exits 1 when composing fails (an unknown experiment, a key that no
     schema has) before the task starts: a user error too, so it exits 2 with one line, like the ones
     `user_errors` catches. HYDRA_FULL_ERROR=1 keeps Hydra's whole message."""
+    global _task_started
+    _task_started = False  # a process may run several stages (stage_worker.py): each starts unstarted
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()
         return

@@ -1,14 +1,18 @@
-"""The train matrix over every device, then `dvc repro`: `alexnet-matrix` (`make matrix`).
+"""The train matrix over every device, then `dvc repro`: `alexnet-matrix` (`make matrix`, and `make run`).
 
 `dvc repro` runs the train@<experiment>-<seed> and figure1@<experiment>-<lr> stages one after another. This
 command runs them side by side, then hands over to `dvc repro`, whose train stages find each finished run and
-adopt it ("up to date", training/resume.py) before evaluating and reporting:
+adopt it ("up to date", training/run.py) before evaluating and reporting:
 
   1. the stages the trainings read (resize, pca) are brought up to date: `dvc repro resize pca`;
   2. the training stages that `dvc status` reports changed run, each with the exact command DVC resolved from
      dvc.yaml (DVC's own API expands the matrix), either
        here: N at a time, each on its own GPUs (CUDA_VISIBLE_DEVICES slots of the size the trainer preset asks
-             for, `trainer.devices`), its output in logs/matrix/<stage>.log, a line per finished job; or
+             for, `trainer.devices`), its output in logs/matrix/<stage>.log, a line per finished job; on a
+             machine without GPUs, one slot per core (per `trainer.cpu_threads` cores), each slot a worker
+             process that runs its jobs inside itself (stage_worker.py: torch and Lightning load once per
+             worker, not once per stage), and the evaluations of the experiments trained here too, each once
+             its trainings have finished (evaluate adopts them in its turn, evaluation/inputs.py); or
        --slurm: one SLURM job each through submitit, with conf/hydra/launcher/slurm.yaml's settings (the ones
              `python src/train.py -m hydra/launcher=slurm` uses) and the preset's GPUs; the training runs inside
              the submitit job, so a preempted job saves and is requeued (docs/faults.md, rows 13c);
@@ -19,23 +23,23 @@ Two jobs never share a run folder: each stage has its own, and training/lock.py 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import queue
 import re
 import runpy
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_repro.basics import ConfigError
 
 TRAINING_STAGES = ("train", "figure1")  # dvc.yaml's matrix stages that train; everything after them is `dvc repro`'s
+EVALUATION_STAGES = ("evaluate", "evaluate_figure1")  # run side by side too, on CPU workers, after their trainings
 LOG_DIR = Path("logs") / "matrix"  # under the repository root: <stage>.log per local job, submitit/ for SLURM's
 
 
@@ -46,25 +50,38 @@ class Job:
     gpus: int  # GPUs one run of it uses (0: CPU)
     processes: int  # processes per node (DDP: one per device)
     nodes: int
+    after: tuple[str, ...] = ()  # stages of this run that must finish first (an evaluation's trainings)
+    threads: int | None = None  # its cpu_threads setting: the cores it takes on a machine without GPUs (None: all)
 
 
 # --- what to run: from DVC ---------------------------------------------------------------------------------------
 
-def training_stages(root: Path, changed_only: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
-    """(the stages the trainings depend on, [(stage, cmd)] of the training stages), as DVC resolves dvc.yaml.
-    changed_only: only those `dvc status` reports changed (a stage recorded as done costs nothing)."""
+def training_stages(root: Path, changed_only: bool = True, evaluations: bool = False
+                    ) -> tuple[list[str], list[tuple[str, str, tuple[str, ...]]]]:
+    """(the stages the trainings depend on, [(stage, cmd, the listed stages it waits for)]), as DVC resolves
+    dvc.yaml. changed_only: only the stages `dvc status` reports changed (a stage recorded as done costs nothing).
+    evaluations: also each evaluation stage that is changed or reads a training listed here."""
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
-        stages = [s for s in repo.index.stages if s.name.split("@")[0] in TRAINING_STAGES]
-        names = {s.addressing for s in stages}
         graph = repo.index.graph  # an edge goes from a stage to a stage it depends on
-        upstream = {u.addressing for s in stages for u in graph.successors(s)} - names
         order = [s.addressing for s in repo.index.stages]
+        training = [s for s in repo.index.stages if s.name.split("@")[0] in TRAINING_STAGES]
+        names = {s.addressing for s in training}
+        upstream = {u.addressing for s in training for u in graph.successors(s)} - names
         if changed_only:  # what `dvc status` says, stage by stage (repo.status re-reads dvc.yaml per target)
             with repo.lock:
-                stages = [s for s in stages if s.changed()]
-        return sorted(upstream, key=order.index), [(s.addressing, s.cmd) for s in stages]
+                training = [s for s in training if s.changed()]
+        chosen = list(training)
+        if evaluations:
+            runs = {s.addressing for s in training}
+            with repo.lock:
+                chosen += [s for s in repo.index.stages if s.name.split("@")[0] in EVALUATION_STAGES and
+                           ({u.addressing for u in graph.successors(s)} & runs or not changed_only or s.changed())]
+        listed = {s.addressing for s in chosen}
+        jobs = [(s.addressing, s.cmd, tuple(sorted(u.addressing for u in graph.successors(s)
+                                                   if u.addressing in listed))) for s in chosen]
+        return sorted(upstream, key=order.index), sorted(jobs, key=lambda job: order.index(job[0]))
 
 
 def script_and_overrides(stage: str, cmd: str) -> tuple[str, list[str]]:
@@ -96,24 +113,38 @@ def gpus_per_run(accelerator: str, devices, visible: int) -> int:
     return visible if int(devices) == -1 else int(devices)
 
 
-def compose_jobs(root: Path, stages: list[tuple[str, str]], visible: int) -> list[Job]:
-    """Each stage's train config composed from its own command's overrides (a typo fails here, before any job)."""
+def compose_jobs(root: Path, stages: list[tuple], visible: int) -> list[Job]:
+    """Each stage's config composed from its own command's overrides (a typo fails here, before any job): a
+    training's size from its trainer preset; an evaluation takes one GPU when there is one."""
     from hydra import compose, initialize_config_dir
 
-    import alexnet_repro.training.config  # noqa: F401  (registers the train schema)
+    import alexnet_repro.evaluation.config  # noqa: F401  (registers the schemas)
+    import alexnet_repro.training.config  # noqa: F401
 
     jobs = []
     with initialize_config_dir(config_dir=str(root / "conf"), version_base="1.3"):
-        for stage, cmd in stages:
-            _, overrides = script_and_overrides(stage, cmd)
+        for stage, cmd, *after in stages:
+            script, overrides = script_and_overrides(stage, cmd)
             try:
-                trainer = compose(config_name="train", overrides=overrides).trainer
+                cfg = compose(config_name=Path(script).stem, overrides=overrides)
             except Exception as err:  # Hydra's own errors: name the stage, one line
                 raise ConfigError(f"stage {stage}: {str(err).splitlines()[0]}") from None
+            waits = tuple(after[0]) if after else ()
+            if "trainer" not in cfg:  # an evaluation
+                jobs.append(Job(stage, cmd, min(visible, 1), 1, 1, waits, cfg.get("cpu_threads")))
+                continue
+            trainer = cfg.trainer
             gpus = gpus_per_run(trainer.accelerator, trainer.devices, visible)
             devices = trainer.devices if isinstance(trainer.devices, int) and trainer.devices > 0 else max(gpus, 1)
-            jobs.append(Job(stage, cmd, gpus, devices, trainer.num_nodes))
+            jobs.append(Job(stage, cmd, gpus, devices, trainer.num_nodes, waits, trainer.get("cpu_threads")))
     return jobs
+
+
+def cpu_slots(jobs: list[Job]) -> int:
+    """Jobs side by side on a machine without GPUs: one per `cpu_threads` cores (the widest job's; null: all)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    widest = max((j.threads or cores for j in jobs), default=cores)
+    return max(1, min(cores // widest, len(jobs)))
 
 
 def slots(gpus: list[str], per_job: int, jobs: int | None = None) -> list[str | None]:
@@ -148,59 +179,111 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m{s:02d}s" if minutes >= 60 else f"{minutes}m{s:02d}s"
 
 
+class Slot:
+    """Where one job at a time runs: GPUs (each job a process of its own, CUDA_VISIBLE_DEVICES set), or a share
+    of the CPU cores (a stage_worker.py process that runs its jobs inside itself, its threads capped)."""
+
+    def __init__(self, root: Path, gpus: str | None, threads: int, worker_log: Path):
+        self.root, self.gpus, self.threads, self.worker_log = root, gpus, threads, worker_log
+        self.proc: subprocess.Popen | None = None  # the running job's process, or the worker
+        self.results = None
+
+    def _environment(self) -> dict:
+        env = _environment(self.gpus)
+        if self.gpus is None:  # numpy's and oneDNN's pools too: `jobs` pools of all cores would oversubscribe them
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.threads)
+            # The package of the repository the stages run in, as `python src/<stage>.py` there would import it
+            src = str(self.root / "src")
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        return env
+
+    def _start_worker(self) -> None:
+        read_fd, write_fd = os.pipe()
+        with open(self.worker_log, "a") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "alexnet_repro.stage_worker", str(write_fd)],
+                                         cwd=self.root, env=self._environment(), stdin=subprocess.PIPE, stdout=log,
+                                         stderr=subprocess.STDOUT, pass_fds=(write_fd,), text=True)
+        os.close(write_fd)
+        self.results = os.fdopen(read_fd)
+
+    def run(self, job: Job, log: Path) -> tuple[int, float]:
+        start = time.monotonic()
+        if self.gpus is not None:
+            with open(log, "w") as out:
+                self.proc = subprocess.Popen(job.cmd, shell=True, cwd=self.root, env=self._environment(), stdout=out,
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                return self.proc.wait(), time.monotonic() - start
+        if self.proc is None or self.proc.poll() is not None:  # first job, or the worker died (killed, OOM)
+            self._start_worker()
+        self.proc.stdin.write(json.dumps({"stage": job.stage, "cmd": job.cmd, "log": str(log)}) + "\n")
+        self.proc.stdin.flush()
+        answer = self.results.readline()
+        if not answer:  # the worker ended inside the job: its code is the job's
+            return self.proc.wait() or 1, time.monotonic() - start
+        return json.loads(answer)["code"], time.monotonic() - start
+
+    def interrupt(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # a training saves its last.ckpt and exits (signals.py)
+
+    def close(self) -> None:
+        if self.gpus is None and self.proc is not None:
+            self.proc.stdin.close()  # end of input: the worker ends
+            self.proc.wait()
+            self.results.close()
+
+
 def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: Path) -> list[Job]:
-    """Run the jobs, len(slot_list) at a time, each with a free slot; returns the ones that failed."""
+    """Run the jobs, len(slot_list) at a time, each in a free slot once the jobs it waits for (Job.after) have
+    finished; returns the ones that failed, and those left out because a job they wait for failed."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    free: queue.Queue = queue.Queue()
-    for slot in slot_list:
-        free.put(slot)
-    running: dict[str, subprocess.Popen] = {}
-    lock = threading.Lock()
-    stopping = threading.Event()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    slots_here = [Slot(root, gpus, max(1, cores // len(slot_list)), log_dir / f"worker{i}.log")
+                  for i, gpus in enumerate(slot_list)]
+    free, pending, running = list(slots_here), list(jobs), {}
+    succeeded: set[str] = set()
+    failed: list[Job] = []
+    pool = ThreadPoolExecutor(max_workers=len(slots_here))
 
-    def run(job: Job) -> tuple[int, float, str | None]:
-        slot = free.get()
-        try:
-            if stopping.is_set():
-                return -1, 0.0, slot
-            start = time.monotonic()
-            with open(log_dir / f"{job.stage}.log", "w") as log:
-                proc = subprocess.Popen(job.cmd, shell=True, cwd=root, env=_environment(slot), stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-                with lock:
-                    running[job.stage] = proc
-                code = proc.wait()
-                with lock:
-                    running.pop(job.stage, None)
-            return code, time.monotonic() - start, slot
-        finally:
-            free.put(slot)
+    def report(job: Job, line: str) -> None:
+        print(f"[{len(succeeded) + len(failed)}/{len(jobs)}] {job.stage} {line}", flush=True)
 
-    failed, done = [], 0
-    pool = ThreadPoolExecutor(max_workers=len(slot_list))
-    futures = {pool.submit(run, job): job for job in jobs}
     try:
-        for future in as_completed(futures):
-            job, (code, seconds, slot) = futures[future], future.result()
-            done += 1
-            where = f" on GPUs {slot}" if slot else ""
-            log = os.path.relpath(log_dir / f"{job.stage}.log", Path.cwd())
-            if code == 0:
-                print(f"[{done}/{len(jobs)}] {job.stage} done in {_duration(seconds)}{where}", flush=True)
-            else:
-                failed.append(job)
-                print(f"[{done}/{len(jobs)}] {job.stage} FAILED (exit {code}) after {_duration(seconds)}{where}: "
-                      f"see {log}", flush=True)
+        while pending or running:
+            for job in list(pending):
+                if {j.stage for j in failed} & set(job.after):
+                    pending.remove(job)
+                    failed.append(job)
+                    report(job, f"not run: it needs {', '.join(sorted(set(job.after) - succeeded))}")
+                elif free and set(job.after) <= succeeded:
+                    pending.remove(job)
+                    slot = free.pop(0)
+                    running[pool.submit(slot.run, job, log_dir / f"{job.stage}.log")] = (job, slot)
+            if not running:
+                break
+            for future in wait(running, return_when=FIRST_COMPLETED).done:
+                job, slot = running.pop(future)
+                free.append(slot)
+                code, seconds = future.result()
+                where = f" on GPUs {slot.gpus}" if slot.gpus else ""
+                if code == 0:
+                    succeeded.add(job.stage)
+                    report(job, f"done in {_duration(seconds)}{where}")
+                else:
+                    failed.append(job)
+                    log = os.path.relpath(log_dir / f"{job.stage}.log", Path.cwd())
+                    report(job, f"FAILED (exit {code}) after {_duration(seconds)}{where}: see {log}")
     except KeyboardInterrupt:
-        stopping.set()  # queued jobs do not start; running ones save their last.ckpt on SIGTERM and exit
-        with lock:
-            for proc in running.values():
-                proc.send_signal(signal.SIGTERM)
+        for slot in slots_here:  # queued jobs do not start; running ones save their last.ckpt on SIGTERM and exit
+            slot.interrupt()
         pool.shutdown(wait=True, cancel_futures=True)
         print("interrupted: the running trainings were sent SIGTERM (each saves its last.ckpt); run the command "
               "again to resume them", file=sys.stderr)
         sys.exit(130)
-    pool.shutdown(wait=True)
+    finally:
+        pool.shutdown(wait=True)
+        for slot in slots_here:
+            slot.close()
     return failed
 
 
@@ -310,8 +393,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="alexnet-matrix", description="Run the train matrix in parallel (here, or one SLURM job each), then "
         "`dvc repro`, which adopts the finished runs and evaluates and reports.")
     parser.add_argument("--jobs", "-j", type=int, default=None,
-                        help="trainings at once on this node (default: its GPUs divided by the GPUs a training "
-                             "takes, trainer.devices; 1 without GPUs)")
+                        help="jobs at once on this node (default: its GPUs divided by the GPUs a training takes, "
+                             "trainer.devices; without GPUs, its cores divided by trainer.cpu_threads)")
     parser.add_argument("--slurm", action="store_true",
                         help="one SLURM job per training (conf/hydra/launcher/slurm.yaml), instead of this node")
     parser.add_argument("--launcher", default=None, metavar="NAME",
@@ -328,6 +411,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def count(jobs: list[Job]) -> str:
+    evaluations = sum(j.stage.split("@")[0] in EVALUATION_STAGES for j in jobs)
+    return f"{len(jobs) - evaluations} trainings" + (f" and {evaluations} evaluations" if evaluations else "")
+
+
 def print_plan(upstream: list[str], jobs: list[Job], slot_list: list[str | None] | None, params: dict | None,
                log_dir: Path, no_repro: bool) -> None:
     if upstream:
@@ -337,7 +425,7 @@ def print_plan(upstream: list[str], jobs: list[Job], slot_list: list[str | None]
         for job in jobs:
             print(f"  job {job.stage}: gpus_per_node={job.gpus} tasks_per_node={job.processes} nodes={job.nodes}")
     else:
-        print(f"{len(jobs)} trainings, {len(slot_list)} at a time; logs in {log_dir}/<stage>.log")
+        print(f"{count(jobs)}, {len(slot_list)} at a time; logs in {log_dir}/<stage>.log")
         for i, slot in enumerate(slot_list):
             print(f"  slot {i}: CUDA_VISIBLE_DEVICES={slot if slot is not None else '(unchanged: CPU)'}")
     for job in jobs:
@@ -356,27 +444,29 @@ def main(argv: list[str] | None = None) -> int:
         if upstream and dvc(root, "repro", *upstream) != 0:
             print(f"error: `dvc repro {' '.join(upstream)}` failed; no training started", file=sys.stderr)
             return 1
-    upstream, stages = training_stages(root)
     slot_list = params = None
     if args.launcher:  # a job's GPUs are the launcher's node's: gpus_per_node in its config
+        upstream, stages = training_stages(root)
         params = launcher_parameters(root, args.launcher, log_dir)[2]
         jobs = compose_jobs(root, stages, int(params.get("gpus_per_node") or 0))
     else:
+        upstream, stages = training_stages(root, evaluations=True)
         gpus = visible_gpus()
         jobs = compose_jobs(root, stages, len(gpus))
-        slot_list = slots(gpus, max((j.gpus for j in jobs), default=0), args.jobs)
+        per_job = max((j.gpus for j in jobs), default=0)
+        slot_list = slots(gpus, per_job, args.jobs if args.jobs is not None or per_job else cpu_slots(jobs))
     if args.dry_run:
         print_plan(upstream, jobs, slot_list, params, log_dir, args.no_repro)
         return 0
     if jobs:
-        print(f"{len(jobs)} trainings to run" + (f", {len(slot_list)} at a time; logs in "
+        print(f"{count(jobs)} to run" + (f", {len(slot_list)} at a time; logs in "
               f"{os.path.relpath(log_dir)}/" if slot_list else f" through hydra/launcher={args.launcher}"),
               flush=True)
         failed = submit(root, jobs, args.launcher, log_dir) if args.launcher else run_here(root, jobs, slot_list,
                                                                                           log_dir)
         if failed:
-            print(f"error: {len(failed)} of {len(jobs)} trainings failed ({', '.join(j.stage for j in failed)}); "
-                  "`dvc repro` not run", file=sys.stderr)
+            print(f"error: {len(failed)} of {len(jobs)} jobs failed or could not run "
+                  f"({', '.join(j.stage for j in failed)}); `dvc repro` not run", file=sys.stderr)
             return 1
     else:
         print("every training stage is up to date")
