@@ -193,8 +193,10 @@ def health(found: dict[str, R.ExperimentResult]) -> tuple[RunHealth, ...]:
 
 def _settings(cfg: dict) -> str:
     model, data = cfg.get("model", {}), cfg.get("data", {})
+    threads = cfg.get("trainer", {}).get("cpu_threads")  # a CPU run's rounding depends on it (README)
     return (f"width {model.get('width', '?')}, input {model.get('input_size', '?')}, init {model.get('init', '?')}, "
-            f"batch {data.get('batch_size', '?')}, lr {cfg.get('optim', {}).get('lr', '?')}")
+            f"batch {data.get('batch_size', '?')}, lr {cfg.get('optim', {}).get('lr', '?')}"
+            + (f", {threads} CPU thread{'s' if threads != 1 else ''}" if threads else ""))
 
 
 def _facts(found: dict[str, R.ExperimentResult], healths: tuple[RunHealth, ...]) -> tuple[RunFact, ...]:
