@@ -65,3 +65,11 @@ def test_a_data_stage_loads_neither_the_model_nor_the_training_schema():
         assert not {m for m in loaded if m.startswith(("alexnet_repro.models", "alexnet_repro.training"))}, statement
     assert "alexnet_repro.data.generate" not in loaded_after("import alexnet_repro.stages.train")
     assert module_file("alexnet_repro.data.resize") is not None  # the names above exist
+
+
+def test_the_evaluate_stage_does_not_import_lightning():
+    # lightning (-> torchmetrics -> torchvision -> torch._dynamo) is seconds of start-up that evaluation does not
+    # need: `dvc repro` runs the stage's command for every experiment, most often only to adopt a finished result.
+    code = "import sys; import alexnet_repro.stages.evaluate; print('lightning' in sys.modules)"
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]

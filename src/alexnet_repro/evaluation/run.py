@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from alexnet_repro import provenance, results
-from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
+from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.config import EvaluateConfig
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
