@@ -17,6 +17,7 @@ from alexnet_repro import provenance, results
 from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.config import EvaluateConfig
+from alexnet_repro.evaluation.inputs import evaluation_inputs
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
 from alexnet_repro.export import ExportedModel, ExportError, load_model
 
@@ -78,13 +79,16 @@ def _features(model: ExportedModel, store_dir: str, val: DataLoader, labels: np.
     return out
 
 
-def evaluate(cfg: EvaluateConfig, progress: bool = True) -> results.ExperimentResult:
+def evaluate(cfg: EvaluateConfig, progress: bool = True, inputs: dict | None = None) -> results.ExperimentResult:
     """Every seed cfg.seeds names, at its checkpoint chosen on minival and at its last, on the validation images
-    (scored here and nowhere else); features for Figure 4 when cfg.experiment_name is in cfg.features_for."""
+    (scored here and nowhere else); features for Figure 4 when cfg.experiment_name is in cfg.features_for.
+    inputs: evaluation_inputs(cfg) when the caller has them already; recorded with the result, taken before
+    anything is read, so that a run changed meanwhile makes the next start evaluate again."""
+    inputs = inputs or evaluation_inputs(cfg)
     dev = _device(cfg.device)
     with cpu_threads(dev, cfg.cpu_threads):
         result = _evaluate(cfg, dev, progress)
-    results.write(cfg.out_dir, result)
+    results.write(cfg.out_dir, result, inputs)
     return result
 
 
