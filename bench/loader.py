@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from alexnet_repro import transforms as T
-from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
+from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import encode_image, write_index, write_shard
 
 

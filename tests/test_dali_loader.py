@@ -8,7 +8,7 @@ import torch
 from test_config import run_train
 
 from alexnet_repro.data.dali_loader import DaliLoader, DecoderUnavailable, check_dali
-from alexnet_repro.data.datamodule import StoreDataset
+from alexnet_repro.data.dataset import StoreDataset
 from alexnet_repro.data.samplers import EpochBatchSampler
 from alexnet_repro.data.store import ShardReader
 from conftest import data_overrides

@@ -5,7 +5,8 @@ import itertools
 import pytest
 import torch
 
-from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last, loader_workers
+from alexnet_repro.data.datamodule import loader_workers
+from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.samplers import EpochBatchSampler
 
 

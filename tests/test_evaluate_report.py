@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from alexnet_repro import results
-from alexnet_repro.data.datamodule import StoreDataset
+from alexnet_repro.data.dataset import StoreDataset
 from alexnet_repro.evaluation.predict import error_rates, predict, softmax_over_patches, top5
 from alexnet_repro.evaluation.run import evaluate
 from alexnet_repro.export import ExportError, load_model

@@ -72,3 +72,11 @@ def test_the_train_stage_decides_before_loading_torch():
     code = "import sys, alexnet_repro.stages.train; print(sorted({'torch', 'lightning'} & set(sys.modules)))"
     out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_evaluate_stage_does_not_import_lightning():
+    # lightning (-> torchmetrics -> torchvision -> torch._dynamo) is seconds of start-up that evaluation does not
+    # need: `dvc repro` runs the stage's command for every experiment, most often only to adopt a finished result.
+    code = "import sys; import alexnet_repro.stages.evaluate; print('lightning' in sys.modules)"
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]

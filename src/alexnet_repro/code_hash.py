@@ -1,7 +1,7 @@
 """The code a stage runs, as one hash: the package modules its entry module imports, followed transitively
 (with `ast`, lazy imports included), hashed by content. A finished run whose config, data and training code
-all match is adopted rather than trained again (training/resume.py); tests/test_dvc_stages.py checks that
-dvc.yaml's deps name the same files."""
+all match is adopted rather than trained again (training/resume.py), and so is a finished evaluation
+(evaluation/inputs.py); tests/test_dvc_stages.py checks that dvc.yaml's deps name the same files."""
 
 from __future__ import annotations
 

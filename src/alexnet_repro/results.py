@@ -2,7 +2,9 @@
 report and the notebook. One writer and one reader per file; nothing else looks inside runs/ or results/.
 
 results/<experiment>/
-  result.json   ExperimentResult's scalars, lists and dicts (schema_version first); written last
+  result.json   ExperimentResult's scalars, lists and dicts (schema_version first); written last. It also records
+                the evaluation's inputs (evaluation/inputs.py) and the sha256 of the three files below, so that
+                the evaluate stage can tell a finished evaluation of the same inputs and adopt it
   result.npz    its arrays: labels, per-seed and ensemble top-5 predictions, conv1 kernels, fc7 features
   metrics.json  the error rates alone, for `dvc metrics` (a view of result.json)
   history.csv   the first seed's per-epoch history, for `dvc plots`
@@ -11,6 +13,7 @@ results/<experiment>/
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import zipfile
@@ -25,7 +28,10 @@ from alexnet_repro.atomic import atomic_path, write_bytes, write_json
 SCHEMA_VERSION = 1
 MODES = ("center", "ten_crop")  # section 4.1: one centre patch, or ten patches averaged
 RESULT_JSON, RESULT_NPZ = "result.json", "result.npz"
+METRICS_JSON, HISTORY_CSV = "metrics.json", "history.csv"
+OUTPUT_FILES = (RESULT_NPZ, METRICS_JSON, HISTORY_CSV)  # what write() puts beside result.json, which hashes them
 TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
+RUN_CONFIG, RUN_HISTORY = "resolved_config.yaml", "history.csv"  # what load_run reads besides TRAIN_SUMMARY
 
 
 # Keys that say where files go, what is printed, how often state is saved or how fast it runs, not what is
@@ -109,8 +115,17 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return {k: [float(r[k]) if r[k] != "" else float("nan") for r in rows] for k in rows[0]} if rows else {}
 
 
-def write(folder: str | Path, result: ExperimentResult) -> None:
+def file_sha256(path: str | Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write(folder: str | Path, result: ExperimentResult, inputs: dict | None = None) -> None:
+    """inputs: what the result was computed from (evaluation/inputs.py), recorded in result.json; None for a
+    result that no evaluation may adopt."""
     folder = Path(folder)
+    # result.json says the files beside it are whole: an earlier one must not vouch for files half replaced.
+    (folder / RESULT_JSON).unlink(missing_ok=True)
     arrays = {"labels": result.labels, **{f"top5/{m}": a for m, a in result.top5.items()},
               **{f"ensemble_top5/{m}": a for m, a in result.ensemble_top5.items()},
               **{f"features/{k}": v for k, v in result.features.items()}}
@@ -122,12 +137,13 @@ def write(folder: str | Path, result: ExperimentResult) -> None:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
     first = result.runs[result.seeds[0]]
-    write_bytes(folder / "history.csv", history_csv(first.history))
-    write_json(folder / "metrics.json", result.metrics)
+    write_bytes(folder / HISTORY_CSV, history_csv(first.history))
+    write_json(folder / METRICS_JSON, result.metrics)
     meta = {"schema_version": SCHEMA_VERSION, "experiment": result.experiment, "dataset": result.dataset,
             "profile": result.profile, "seeds": result.seeds, "names": result.names, "metrics": result.metrics,
             "runs": {s: vars(r) for s, r in result.runs.items()}, "classes": result.classes,
-            "towers": result.towers, "provenance": result.provenance}
+            "towers": result.towers, "provenance": result.provenance, "inputs": inputs,
+            "outputs": {name: file_sha256(folder / name) for name in OUTPUT_FILES}}
     write_json(folder / RESULT_JSON, meta)  # last: its presence means the result is whole
 
 
@@ -136,7 +152,7 @@ def load(folder: str | Path) -> ExperimentResult:
     path = folder / RESULT_JSON
     again = f"re-run its evaluate stage (`dvc repro evaluate@{folder.name}`)"
     if not path.exists():
-        old = " (it holds an older layout: re-run its evaluate stage)" if (folder / "metrics.json").exists() else ""
+        old = " (it holds an older layout: re-run its evaluate stage)" if (folder / METRICS_JSON).exists() else ""
         raise FileNotFoundError(f"{path} does not exist{old}")
     try:
         meta = json.loads(path.read_text())
@@ -195,6 +211,11 @@ class RunRecord:
         summary = json.loads((self.folder / TRAIN_SUMMARY).read_text())
         return self.folder / summary["model_last" if last else "model"]
 
+    def files_read(self) -> list[Path]:
+        """Every file of the run that evaluation reads: load_run's and the two models'."""
+        read_by_load_run = [self.folder / name for name in (TRAIN_SUMMARY, RUN_CONFIG, RUN_HISTORY)]
+        return read_by_load_run + [self.model(), self.model(last=True)]
+
 
 def finished_runs(experiment_dir: str | Path, seeds: list[int]) -> tuple[list[RunRecord], list[str]]:
     """The finished runs of the seeds asked for (params.yaml's seeds), and a note for every seed folder left
@@ -228,8 +249,8 @@ def load_run(run_dir: str | Path) -> SeedRun:
     if not summary_path.exists():
         raise FileNotFoundError(f"{summary_path} does not exist: that training did not finish")
     summary = _read_run_file(summary_path, lambda p: json.loads(p.read_text()))
-    config = _read_run_file(run_dir / "resolved_config.yaml", lambda p: recorded_config(yaml.safe_load(p.read_text())))
-    return SeedRun(summary, config, _read_run_file(run_dir / "history.csv", read_history))
+    config = _read_run_file(run_dir / RUN_CONFIG, lambda p: recorded_config(yaml.safe_load(p.read_text())))
+    return SeedRun(summary, config, _read_run_file(run_dir / RUN_HISTORY, read_history))
 
 
 def load_all(results_dir: str | Path, dataset: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from omegaconf import MISSING
 
@@ -30,6 +31,7 @@ class EvaluateConfig:
     features_train_max: int = MISSING
     features_for: list = MISSING
     device: str = MISSING
+    cpu_threads: Optional[int] = MISSING  # None: torch's default
 
     def __post_init__(self) -> None:
         for mode in self.modes:
@@ -38,6 +40,8 @@ class EvaluateConfig:
         in_range("workers", self.workers, 0)
         in_range("features_train_max", self.features_train_max, 0)
         choice("device", self.device, ("auto", "cpu", "cuda"))
+        if self.cpu_threads is not None:
+            in_range("cpu_threads", self.cpu_threads, 1)
         for seed in self.seeds:
             in_range("seeds", seed, 0)
 

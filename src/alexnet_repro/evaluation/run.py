@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,10 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from alexnet_repro import provenance, results
-from alexnet_repro.data.datamodule import StoreDataset, collate_channels_last
+from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.config import EvaluateConfig
+from alexnet_repro.evaluation.inputs import evaluation_inputs
 from alexnet_repro.evaluation.predict import error_rates, fc7_features, predict, top5
 from alexnet_repro.export import ExportedModel, ExportError, load_model
 
@@ -25,6 +28,20 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+@contextmanager
+def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `threads` while evaluating on the CPU (float sums split over another number
+    of threads round differently), and given back after: a long-lived worker may train next."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _loader(store: str, split: str, side: int, batch_size: int, workers: int, limit: int | None = None) -> DataLoader:
@@ -62,10 +79,21 @@ def _features(model: ExportedModel, store_dir: str, val: DataLoader, labels: np.
     return out
 
 
-def evaluate(cfg: EvaluateConfig, progress: bool = True) -> results.ExperimentResult:
+def evaluate(cfg: EvaluateConfig, progress: bool = True, inputs: dict | None = None) -> results.ExperimentResult:
     """Every seed cfg.seeds names, at its checkpoint chosen on minival and at its last, on the validation images
-    (scored here and nowhere else); features for Figure 4 when cfg.experiment_name is in cfg.features_for."""
-    dev, store_dir = _device(cfg.device), cfg.data.store_dir
+    (scored here and nowhere else); features for Figure 4 when cfg.experiment_name is in cfg.features_for.
+    inputs: evaluation_inputs(cfg) when the caller has them already; recorded with the result, taken before
+    anything is read, so that a run changed meanwhile makes the next start evaluate again."""
+    inputs = inputs or evaluation_inputs(cfg)
+    dev = _device(cfg.device)
+    with cpu_threads(dev, cfg.cpu_threads):
+        result = _evaluate(cfg, dev, progress)
+    results.write(cfg.out_dir, result, inputs)
+    return result
+
+
+def _evaluate(cfg: EvaluateConfig, dev: torch.device, progress: bool) -> results.ExperimentResult:
+    store_dir = cfg.data.store_dir
     records, notes = results.finished_runs(cfg.runs_dir, cfg.seeds)
     for note in notes:
         log.warning("%s: %s", cfg.runs_dir, note)
@@ -101,12 +129,10 @@ def evaluate(cfg: EvaluateConfig, progress: bool = True) -> results.ExperimentRe
     first = chosen[seeds[0]]
     features = cfg.features_train_max if cfg.experiment_name in cfg.features_for else 0
     conv1 = np.stack([m.net.features.conv1.weight.detach().cpu().numpy() for m in chosen.values()])
-    result = results.ExperimentResult(
+    return results.ExperimentResult(
         cfg.experiment_name, cfg.data.name, cfg.profile_name, seeds, labels, list(names), best5, ensemble5, metrics,
         runs, first.classes, first.net.spec.towers, provenance.collect(fingerprint(store_dir)), conv1[0],
         _features(first, store_dir, val, labels, names, cfg.batch_size, cfg.workers, features, dev), conv1)
-    results.write(cfg.out_dir, result)
-    return result
 
 
 def log_to_wandb(result: results.ExperimentResult, logger_cfg, out_dir: str | Path) -> None:
