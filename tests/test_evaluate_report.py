@@ -91,6 +91,9 @@ def test_results_round_trip_as_typed_arrays(tiny_results):
         assert result.provenance["data_fingerprint"] and result.conv1.shape[1:] == (3, 11, 11)
         assert result.runs[result.seeds[0]].history["epoch"] == [0.0, 1.0]
         assert (out / "history.csv").exists()
+        # the last checkpoint beside the chosen one, on the centre patch only (last_modes): a tenth of ten-crop's cost
+        assert {seed: set(modes) for seed, modes in metrics["per_seed_last"].items()} == {
+            s: {"center"} for s in result.seeds}
     assert results.load(tiny_results / "results" / "baseline").seeds == ["seed0", "seed1"]
 
 

@@ -26,6 +26,7 @@ class EvaluateConfig:
     seeds: list = MISSING  # the seeds the pipeline asked for (params.yaml): other seed folders are ignored
     out_dir: str = MISSING
     modes: list = MISSING
+    last_modes: list = MISSING  # the modes the last checkpoint is scored in (a subset of modes)
     batch_size: int = MISSING
     workers: int = MISSING
     features_train_max: int = MISSING
@@ -36,6 +37,8 @@ class EvaluateConfig:
     def __post_init__(self) -> None:
         for mode in self.modes:
             choice("modes", mode, MODES)
+        for mode in self.last_modes:
+            choice("last_modes", mode, self.modes)
         in_range("batch_size", self.batch_size, 1)
         in_range("workers", self.workers, 0)
         in_range("features_train_max", self.features_train_max, 0)

@@ -124,8 +124,8 @@ def _evaluate(cfg: EvaluateConfig, dev: torch.device, progress: bool) -> results
         metrics[mode] = error_rates(ensemble5[mode], labels)
     for record in records:  # the last weights too: how much the choice on minival moved each seed
         last = load_matching(record.model(last=True), store_dir, dev)
-        scores = predict([last], val, cfg.modes, dev, progress)[0]
-        metrics["per_seed_last"][record.name] = {m: error_rates(top5(scores[m]), labels) for m in cfg.modes}
+        scores = predict([last], val, cfg.last_modes, dev, progress)[0]
+        metrics["per_seed_last"][record.name] = {m: error_rates(top5(scores[m]), labels) for m in cfg.last_modes}
     first = chosen[seeds[0]]
     features = cfg.features_train_max if cfg.experiment_name in cfg.features_for else 0
     conv1 = np.stack([m.net.features.conv1.weight.detach().cpu().numpy() for m in chosen.values()])

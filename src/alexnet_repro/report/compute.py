@@ -15,6 +15,7 @@ from alexnet_repro.report.figure1 import figure1
 from alexnet_repro.report.figure3 import figure3
 from alexnet_repro.report.figure4 import figure4
 from alexnet_repro.report.numbers import (
+    CHECKPOINT_MODE,
     Checkpoints,
     ReportNumbers,
     RunFact,
@@ -167,8 +168,9 @@ def _spread(found: dict[str, R.ExperimentResult], o: Options) -> SeedSpread:
     return SeedSpread(rows, score(per_seed(found[o.baseline], o.mode)).std)
 
 
-def checkpoints(found: dict[str, R.ExperimentResult], mode: str) -> tuple[Checkpoints, ...]:
-    """The minival-chosen checkpoint's top-1 beside the last one's (metrics["per_seed_last"], None on old results)."""
+def checkpoints(found: dict[str, R.ExperimentResult], mode: str = CHECKPOINT_MODE) -> tuple[Checkpoints, ...]:
+    """The minival-chosen checkpoint's top-1 beside the last one's, both in `mode` (metrics["per_seed_last"]; None
+    where that was not scored)."""
     out = []
     for name, result in found.items():
         if mode not in result.top5:  # scored in other modes only (the figure1_* runs: their curves are the point)
@@ -217,7 +219,7 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
     healths = health(found)
     return ReportNumbers(
         o.mode, o.baseline, _summary(found, skipped, o), table1(base, o.mode), table2(base, o.mode),
-        _spread(found, o), checkpoints(found, o.mode), HEALTH_RULE, healths,
+        _spread(found, o), checkpoints(found), HEALTH_RULE, healths,
         ablations.ablations(found, o.baseline, o.mode, healths), ablations.lrn(found, o.baseline, o.mode),
         figure1(found, o.baseline, o.threshold), figure3(found, o.baseline),
         figure4(base, o.mode, o.store_dir, o.neighbours, o.queries),

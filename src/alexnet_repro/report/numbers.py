@@ -50,9 +50,12 @@ class SeedSpread:
     baseline_std: float | None
 
 
+CHECKPOINT_MODE = "center"  # conf/evaluate.yaml's last_modes: the last checkpoint is scored on the centre patch
+
+
 @dataclass(frozen=True)
 class Checkpoints:
-    """The checkpoint chosen on minival (best) beside the last one, per experiment (top-1, the report's mode)."""
+    """The checkpoint chosen on minival (best) beside the last one, per experiment (top-1, CHECKPOINT_MODE)."""
 
     experiment: str
     best: Score

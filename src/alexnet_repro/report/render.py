@@ -8,7 +8,7 @@ from pathlib import Path
 from alexnet_repro.report import figures
 from alexnet_repro.report.document import Figure, Heading, Items, Paragraph, Table
 from alexnet_repro.report.fmt import cell, duration, interval, pct, seeds
-from alexnet_repro.report.numbers import Ablations, ReportNumbers, TableRow
+from alexnet_repro.report.numbers import CHECKPOINT_MODE, Ablations, ReportNumbers, TableRow
 from alexnet_repro.report.render_figures import figure1, figure3, figure4, lrn
 from alexnet_repro.report.stats import ESTIMATOR_RULE, Effect
 
@@ -47,8 +47,9 @@ def tables(n: ReportNumbers) -> list:
             Table(["model", "top-1 (val)", "top-5 (val)", "top-5 (test)", "source"], [_row(r, True) for r in n.table2]),
             Heading("Best and last checkpoints", 3),
             Paragraph(f"Every number above is of the checkpoint chosen on the minival carved from the training set "
-                      f"(never on the validation images); beside it, the last checkpoint's. {n.mode} top-1 error, mean "
-                      "± std over seeds; '-' where the result predates last-checkpoint scoring."),
+                      f"(never on the validation images). Here both the chosen and the last checkpoint, "
+                      f"{CHECKPOINT_MODE} top-1 error (the last is scored on the centre patch only, "
+                      "conf/evaluate.yaml's last_modes), mean ± std over seeds; '-' where the last was not scored."),
             Table(["experiment", "best on minival", "last"], rows)]
 
 
