@@ -233,9 +233,11 @@ class Slot:
             self.results.close()
 
 
-def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: Path) -> list[Job]:
+def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: Path, verbose: bool = True
+             ) -> list[Job]:
     """Run the jobs, len(slot_list) at a time, each in a free slot once the jobs it waits for (Job.after) have
-    finished; returns the ones that failed, and those left out because a job they wait for failed."""
+    finished; returns the ones that failed, and those left out because a job they wait for failed. verbose: a
+    line per job; else per failure only."""
     log_dir.mkdir(parents=True, exist_ok=True)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     slots_here = [Slot(root, gpus, max(1, cores // len(slot_list)), log_dir / f"worker{i}.log")
@@ -246,7 +248,8 @@ def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: 
     pool = ThreadPoolExecutor(max_workers=len(slots_here))
 
     def report(job: Job, line: str) -> None:
-        print(f"[{len(succeeded) + len(failed)}/{len(jobs)}] {job.stage} {line}", flush=True)
+        if verbose or job in failed:
+            print(f"[{len(succeeded) + len(failed)}/{len(jobs)}] {job.stage} {line}", flush=True)
 
     try:
         while pending or running:
@@ -411,6 +414,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def record_adopted(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: Path) -> None:
+    """Each job's command once more, in the same slots: it finds its finished result and adopts it (about a second:
+    no torch), which checks that the result is the one its config, data and code give now; those are then
+    recorded in dvc.lock in one write (lock_record.py), so that `dvc repro` has nothing left to run for them."""
+    from alexnet_repro.lock_record import record
+
+    confirm = log_dir / "confirm"
+    again = run_here(root, jobs, slot_list, confirm, verbose=False)
+    recorded = record(root, [j.stage for j in jobs if j not in again])
+    print(f"recorded {len(recorded)} of {len(jobs)} jobs in dvc.lock (each adopted its result once more: "
+          f"{os.path.relpath(confirm)}/)" + (f"; `dvc repro` runs the {len(again)} others" if again else ""),
+          flush=True)
+
+
 def count(jobs: list[Job]) -> str:
     evaluations = sum(j.stage.split("@")[0] in EVALUATION_STAGES for j in jobs)
     return f"{len(jobs) - evaluations} trainings" + (f" and {evaluations} evaluations" if evaluations else "")
@@ -468,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {len(failed)} of {len(jobs)} jobs failed or could not run "
                   f"({', '.join(j.stage for j in failed)}); `dvc repro` not run", file=sys.stderr)
             return 1
+        if not args.launcher:
+            record_adopted(root, jobs, slot_list, log_dir)
     else:
         print("every training stage is up to date")
     return 0 if args.no_repro else dvc(root, "repro")
