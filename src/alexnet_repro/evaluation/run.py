@@ -56,6 +56,7 @@ def _loader(store: str, split: str, side: int, batch_size: int, workers: int, li
 def load_matching(path: Path, store_dir: str, device: torch.device) -> ExportedModel:
     """An exported model, refused when it was trained on other classes, or another store, than this one."""
     model = load_model(path, device)
+    model.net.to(memory_format=torch.channels_last)  # the layout predict.channels_last gives the patches
     classes = read_info(store_dir).classes
     if [c["wnid"] for c in model.classes] != [c["wnid"] for c in classes]:
         raise ExportError(f"{path} was trained on {len(model.classes)} classes that are not the "
