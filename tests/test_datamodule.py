@@ -70,6 +70,10 @@ def test_in_memory_serves_exactly_what_decoding_each_time_serves(tiny_data):
     assert held.decoded.shape == (len(streamed), 128, 128, 3)
     for i in (0, 17, len(streamed) - 1):
         assert torch.equal(held[i][0], streamed[i][0]) and held[i][1] == streamed[i][1]
+    # a subset (minival, or the training part beside it) and a second dataset of the same store read the one
+    # decoded copy this process holds: a worker running many trainings decodes the store once
+    part = StoreDataset(str(tiny_data["store"]), "train", side=128, in_memory=True, indices=[17, 3])
+    assert part.decoded is held.decoded and torch.equal(part[0][0], streamed[17][0]) and part[1][1] == streamed[3][1]
 
 
 def test_auto_workers_share_the_nodes_cores_among_its_devices():
