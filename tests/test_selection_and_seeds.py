@@ -87,30 +87,40 @@ def test_a_finished_run_records_minival_selection_the_last_model_and_its_health(
     assert window > 0  # S at norm1: the LRN divisor (k + alpha/n S)^beta is measured, not assumed
 
 
-def test_fine_tuning_starts_from_another_runs_model_and_replaces_fc8(tiny_data, tmp_path):
-    """Section 6's pretrain-then-fine-tune path: init_from takes every layer but a classifier of another size."""
-    from alexnet_repro.export import FILENAME, load_model, save_model
-    from alexnet_repro.models.alexnet import alexnet
+def generated_store(root, classes: int, seed: int) -> tuple:
+    """A store and its statistics from a generated set of `classes` classes, through the pipeline's own code."""
+    from alexnet_repro.data.generate import GeneratedSpec, generate
+    from alexnet_repro.data.ilsvrc import index_ilsvrc
+    from alexnet_repro.data.pca import pixel_statistics, write_statistics
+    from alexnet_repro.data.resize import build_store
+    from conftest import resize_settings
+
+    spec = GeneratedSpec(classes=classes, train_per_class=12, val_per_class=4, seed=seed)
+    archives = generate(root / "archives", spec, workers=1, progress=False)
+    index_ilsvrc(archives["train"], archives["val"], archives["devkit"], root / "raw", progress=False)
+    build_store(root / "raw", root / "store", resize_settings(shard_size=20, workers=1), progress=False)
+    stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
+    write_statistics(stats, mean, root / "stats.json")
+    return root / "store", root / "stats.json"
+
+
+def test_fine_tuning_starts_from_a_net_pretrained_on_a_larger_set_and_replaces_fc8(tiny_data, tmp_path):
+    """Section 6's pretrain-then-fine-tune path, end to end on generated data: a net trained on a generated set of
+    7 classes starts a training on the 4-class one; init_from takes every layer but the classifier."""
+    from alexnet_repro.export import load_model
     from alexnet_repro.training.run import train
-    from alexnet_repro.transforms import Normalization
     from conftest import compose_train, data_overrides
 
-    base = ["+experiment=baseline", *data_overrides(tiny_data), "logger=none"]
-    pre = train(compose_train([*base, "trainer.max_epochs=1"]), tmp_path / "pre")
-    source = load_model(tmp_path / "pre" / pre["model"])
-    # a "pretrained" net of 7 classes: fc8 differs, every other layer is the first run's
-    wider = alexnet(7, **{k: v for k, v in vars(source.net.spec).items() if k not in ("num_classes", "towers")},
-                    towers=source.net.spec.towers)
-    wider.load_state_dict({k: v for k, v in source.net.state_dict().items() if not k.startswith("fc8")}, strict=False)
-    norm = Normalization(**vars(source.preset.normalization)) if hasattr(source.preset, "normalization") else None
-    payload = torch.load(tmp_path / "pre" / FILENAME, weights_only=False)
-    save_model(tmp_path / "pretrained.pt", wider, [{"wnid": f"n{i}", "words": ""} for i in range(7)],
-               "other", norm or Normalization(**payload["normalization"]))
-    tuned = train(compose_train([*base, "trainer.max_epochs=1", "trainer.limit_train_batches=1",
-                                 f"init_from={tmp_path / 'pretrained.pt'}"]), tmp_path / "tuned")
+    store, stats = generated_store(tmp_path / "larger", classes=7, seed=11)
+    base = ["+experiment=baseline", *data_overrides(tiny_data), "logger=none", "trainer.max_epochs=1"]
+    pre = train(compose_train([*base, f"data.store_dir={store}", f"data.stats_path={stats}"]), tmp_path / "pre")
+    pretrained = load_model(tmp_path / "pre" / pre["model"])
+    assert pretrained.net.fc8.out_features == 7 and len(pretrained.classes) == 7
+    tuned = train(compose_train([*base, "trainer.limit_train_batches=1", f"init_from={tmp_path / 'pre' / pre['model']}"]),
+                  tmp_path / "tuned")
     assert tuned["global_step"] == 1  # limit_train_batches=1 is one batch (an int), not the whole epoch
     ckpt = torch.load(tmp_path / "tuned" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    moved = (ckpt["net.features.conv1.weight"] - wider.features.conv1.weight).abs().max()
+    moved = (ckpt["net.features.conv1.weight"] - pretrained.net.features.conv1.weight).abs().max()
     assert moved < 0.05  # one SGD step away from the pretrained conv1, not a fresh initialisation
     assert ckpt["net.fc8.weight"].shape[0] == 4  # a classifier for this store's 4 classes
 
