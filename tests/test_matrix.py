@@ -117,6 +117,16 @@ def test_cpu_slots_are_workers_that_run_jobs_inside_themselves_in_the_order_thei
     assert "evaluate@b not run: it needs train@b-0" in out and "train@b-0 FAILED (exit 3)" in out
 
 
+def test_a_worker_killed_inside_a_job_fails_that_job_and_the_next_gets_a_new_worker(tmp_path, capsys):
+    """An OOM kill of a CPU slot's worker: its job fails with the signal's code, the slot starts a new worker."""
+    (tmp_path / "die.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    (tmp_path / "ok.py").write_text("import os\nopen('after.pid', 'w').write(str(os.getpid()))\n")
+    jobs = [Job("train@a-0", "python die.py", 0, 1, 1), Job("train@b-0", "python ok.py", 0, 1, 1)]
+    failed = run_here(tmp_path, jobs, [None], tmp_path / "logs")
+    assert failed == [jobs[0]] and (tmp_path / "after.pid").exists()
+    assert "train@a-0 FAILED (exit -9)" in capsys.readouterr().out
+
+
 # --- (b) the plan: DVC's own commands ---------------------------------------------------------------------------------
 
 def plan(repo: Path, monkeypatch, capsys, *args) -> list[str]:
