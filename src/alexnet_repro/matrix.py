@@ -140,9 +140,14 @@ def compose_jobs(root: Path, stages: list[tuple], visible: int) -> list[Job]:
     return jobs
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a SLURM or taskset mask counts), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def cpu_slots(jobs: list[Job]) -> int:
     """Jobs side by side on a machine without GPUs: one per `cpu_threads` cores (the widest job's; null: all)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores()
     widest = max((j.threads or cores for j in jobs), default=cores)
     return max(1, min(cores // widest, len(jobs)))
 
@@ -239,7 +244,7 @@ def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: 
     finished; returns the ones that failed, and those left out because a job they wait for failed. verbose: a
     line per job; else per failure only."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores()
     slots_here = [Slot(root, gpus, max(1, cores // len(slot_list)), log_dir / f"worker{i}.log")
                   for i, gpus in enumerate(slot_list)]
     free, pending, running = list(slots_here), list(jobs), {}
