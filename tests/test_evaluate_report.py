@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from test_untrusted_files import hostile_model, one_line_naming
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
@@ -121,7 +122,7 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_res
     # a model trained on other classes than the store's is refused, not scored
     runs = tmp_path / "runs" / "seed0"
     shutil.copytree(tiny_results / "runs" / "baseline" / "seed0", runs)
-    payload = torch.load(runs / "model.pt", weights_only=False)
+    payload = torch.load(runs / "model.pt", weights_only=True)
     torch.save({**payload, "classes": payload["classes"][:3]}, runs / "model.pt")
     with pytest.raises(ExportError, match="3 classes"):
         evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
@@ -217,3 +218,14 @@ def test_notebook_runs_against_a_small_pipeline_output(tiny_results, tiny_data):
                    resources={"metadata": {"path": str(tiny_results)}}).execute()
     outputs = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "3 experiments: baseline, no_lrn, tanh" in outputs
+
+
+def test_evaluate_runs_nothing_from_a_hostile_model_in_a_run_folder(tiny_data, tiny_results, tmp_path):
+    marker = tmp_path / "ran"
+    runs = tmp_path / "runs" / "seed0"
+    shutil.copytree(tiny_results / "runs" / "baseline" / "seed0", runs)
+    hostile_model(runs / "model.pt", marker)
+    with pytest.raises(ExportError) as err:
+        evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
+    assert one_line_naming(err, runs / "model.pt")
+    assert not marker.exists()

@@ -82,7 +82,7 @@ def test_a_changed_model_config_or_output_makes_it_evaluate_again(copied, tiny_d
     evaluate(cfg, progress=False)
     assert why_not_up_to_date(out, evaluation_inputs(cfg)) is None
     model = copied / "runs" / "seed0" / "model.pt"
-    payload = torch.load(model, weights_only=False)
+    payload = torch.load(model, weights_only=True)
     weights = payload["state_dict"]
     weights[next(iter(weights))] += 1
     torch.save(payload, model)

@@ -101,7 +101,7 @@ def test_channels_last_and_compiled_training_exports_a_plain_model(tiny_data, tm
                          "trainer.channels_last=true", "trainer.compile=true"])
     summary = train(cfg, tmp_path)
     assert summary["global_step"] == 2
-    state = torch.load(tmp_path / "model.pt", weights_only=False)["state_dict"]
+    state = torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"]
     assert not any("_orig_mod" in k for k in state)
     exported = load_model(tmp_path / "model.pt")
     size = exported.net.spec.input_size

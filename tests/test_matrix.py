@@ -202,7 +202,7 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
                "seed=0", "trainer.max_epochs=1", "data=embedded_tiny", "profile=tiny", "logger=none",
                "trainer.enable_progress_bar=false", cwd=repo, env={"OMP_NUM_THREADS": "1"})
     assert alone.returncode == 0, alone.stderr[-3000:]
-    weights = [torch.load(repo / RUNS / name / "seed0" / "model.pt", weights_only=False)["state_dict"]
+    weights = [torch.load(repo / RUNS / name / "seed0" / "model.pt", weights_only=True)["state_dict"]
                for name in ("figure1_relu_lr0.01", "alone")]
     assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     # the first two jobs trained at the same time: each started (run_config.json) before the other ended

@@ -24,8 +24,8 @@ def assert_resumed_like_uninterrupted(run: Path, whole: Path) -> None:
     resumed, uninterrupted = read_history(run / "history.csv"), read_history(whole / "history.csv")
     for key in ("step", "train/loss", "minival/err_top1", "lr"):
         assert resumed[key] == pytest.approx(uninterrupted[key], rel=1e-5), key
-    a = torch.load(run / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(whole / "model.pt", weights_only=False)["state_dict"]
+    a = torch.load(run / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(whole / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 

@@ -119,7 +119,7 @@ def test_a_full_disk_while_saving_is_one_line_and_the_previous_checkpoint_stays(
     folder = run_dir / "checkpoints"
     assert str(failed.value).startswith(message.format(folder=folder)) and "\n" not in str(failed.value)
     monkeypatch.undo()
-    assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2  # untouched and loadable
+    assert torch.load(folder / "last.ckpt", weights_only=True)["global_step"] == 2  # untouched and loadable
     assert [p.name for p in folder.iterdir()] == ["last.ckpt"]  # no temporary left
 
 

@@ -119,7 +119,7 @@ def test_fine_tuning_starts_from_a_net_pretrained_on_a_larger_set_and_replaces_f
     tuned = train(compose_train([*base, "trainer.limit_train_batches=1", f"init_from={tmp_path / 'pre' / pre['model']}"]),
                   tmp_path / "tuned")
     assert tuned["global_step"] == 1  # limit_train_batches=1 is one batch (an int), not the whole epoch
-    ckpt = torch.load(tmp_path / "tuned" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    ckpt = torch.load(tmp_path / "tuned" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     moved = (ckpt["net.features.conv1.weight"] - pretrained.net.features.conv1.weight).abs().max()
     assert moved < 0.05  # one SGD step away from the pretrained conv1, not a fresh initialisation
     assert ckpt["net.fc8.weight"].shape[0] == 4  # a classifier for this store's 4 classes

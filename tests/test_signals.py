@@ -101,8 +101,8 @@ def logged_steps(run_dir) -> list[list[int]]:
 
 
 def assert_same_run(a, b):
-    wa = torch.load(a / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    wb = torch.load(b / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    wa = torch.load(a / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    wb = torch.load(b / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for key in (k for k in wb if k.startswith("net.")):
         torch.testing.assert_close(wa[key], wb[key], msg=key)
     ha, hb = read_history(a / "history.csv"), read_history(b / "history.csv")
@@ -118,7 +118,7 @@ def test_sigterm_mid_epoch_saves_exits_143_and_the_restart_ends_as_an_unsignalle
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     assert not (signalled / "train_summary.json").exists()
     # the signal came after step 11's hooks had run: the next batch boundary, step 12, is saved
-    assert torch.load(signalled / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 12
+    assert torch.load(signalled / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 12
     assert "SIGTERM received at step 12" in stopped.stderr
 
     resumed = run(signalled, tiny_data, env=wandb_env())  # no ckpt_path: the folder resumes itself
@@ -149,7 +149,7 @@ def test_sigusr1_requeues_through_scontrol_under_slurm_and_exits_138(tiny_data, 
     stopped = run(tmp_path / "run", tiny_data, "SIGUSR1", "step:3", extra=["logger=none"], env=env)
     assert stopped.returncode == 138, stopped.stderr[-3000:]
     assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
-    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
     assert not (tmp_path / "run" / "train_summary.json").exists()
 
 
@@ -161,7 +161,7 @@ def test_sigusr2_during_validation_saves_the_epoch_then_hands_over_to_submitit(t
     assert stopped.returncode == 255, stopped.stderr[-3000:]  # submitit's sys.exit(-1)
     assert (folder / "requeued-by-submitit").read_text() == "SIGUSR2"
     # validation finished, the end of epoch 0 was saved, and training stopped there
-    assert torch.load(folder / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 7
+    assert torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 7
     assert [int(e) for e in read_history(folder / "history.csv")["epoch"]] == [0]
     assert not (folder / "train_summary.json").exists()
 

@@ -166,7 +166,7 @@ def fit(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path, extra_callb
         enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
         default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
         callbacks=[*build_callbacks(cfg, run_dir, best), *extra_callbacks], plugins=[AtomicCheckpointIO()], **limits)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)  # ckpt_path= is a user's file
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     wandb_url = None
@@ -186,7 +186,7 @@ def fit(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path, extra_callb
     if trainer.is_global_zero and not t.fast_dev_run:
         # The last weights, then the chosen epoch's, as plain models: what evaluation loads (export.py).
         save_model(run_dir / LAST_FILENAME, module.net, data.info.classes, store, norm)
-        best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+        best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(best_state)
         save_model(run_dir / FILENAME, module.net, data.info.classes, store, norm)
         summary.update(model=FILENAME, model_last=LAST_FILENAME,

@@ -113,7 +113,10 @@ class AlexNetModule(L.LightningModule):
             hook.remove()
         self._hooks.clear()
         # compute() all-reduces across DDP ranks: every held-out image counted once (see datamodule).
-        self.log(f"{SELECTION}/err_top1", 1.0 - self.val_top1.compute(), prog_bar=True)
+        err_top1 = 1.0 - self.val_top1.compute()
+        self.log(f"{SELECTION}/err_top1", err_top1, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.step_schedule(err_top1)
         self.log(f"{SELECTION}/err_top5", 1.0 - self.val_top5.compute())
         for site, metric in self.window_means.items():
             self.log(f"lrn/{site}_window_mean", metric.compute())
@@ -137,8 +140,25 @@ class AlexNetModule(L.LightningModule):
                               momentum=o["momentum"], **sgd_kernel(self.parameters()))
         if o["schedule"] == "step":
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o["step_epochs"], gamma=o["factor"])
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+            return {"optimizer": opt,
+                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": f"{SELECTION}/err_top1",
+                                 "strict": True}}
         sched = plateau_schedule(opt, o["lr"], o["factor"], o["plateau_patience"], o["max_reductions"])
         return {"optimizer": opt,
                 "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": f"{SELECTION}/err_top1",
                                  "strict": True}}
+
+    def step_schedule(self, err_top1: torch.Tensor) -> None:
+        """The epoch's schedule step, taken as soon as its minival error is known: before the epoch's end, where
+        last.ckpt is written, so a checkpoint holds the schedule after its epoch's step. Lightning steps schedulers
+        after on_train_epoch_end and skips that step when it restarts from such a checkpoint: a killed run
+        resumed with the plateau one epoch behind and divided the rate epochs early or late."""
+        sched = self.lr_schedulers()
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(float(err_top1))
+        else:
+            sched.step()
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        """Lightning's own stepping: nothing, step_schedule has taken this epoch's step. Lightning still owns the
+        scheduler, so its state travels in every checkpoint."""
