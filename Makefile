@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed
 # Stage commands in dvc.yaml say `python`: it must be the project's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run matrix test test-fast setup bench clean-runs compare
+FLOORS := .venv-floors
+
+.PHONY: run matrix test test-fast test-floors setup bench clean-runs compare
 
 # The trainings and evaluations side by side (alexnet-matrix: one per GPU group, or per core on a CPU), then
 # `dvc repro`, which adopts each finished one and reports: the same results as a bare `dvc repro`, sooner.
@@ -17,9 +19,21 @@ run: $(STAMP)            ## set up, then run the whole pipeline on the embedded 
 
 matrix: run              ## the same as run (JOBS=N: at most N jobs at once)
 
-test: $(STAMP)           ## set up, lint, then run every test (slow end-to-end ones included)
+test: $(STAMP)           ## set up, lint, then run every test (slow end-to-end ones included), then the floors'
 	ruff check .
 	pytest -m "slow or not slow"
+	$(MAKE) test-floors
+
+# pyproject.toml's floors of Lightning and DVC, installed in an environment of their own: the matrix (which writes
+# dvc.lock through DVC's ProjectFile) and training (Trainer.fit(weights_only=)) tests must pass there too.
+test-floors: $(FLOORS)/.installed
+	$(FLOORS)/bin/python -m pytest -p no:cacheprovider tests/test_matrix.py tests/test_train.py -m "not slow"
+
+$(FLOORS)/.installed: pyproject.toml constraints-floor.txt
+	rm -rf $(FLOORS)
+	$(PYTHON) -m venv $(FLOORS)
+	$(FLOORS)/bin/pip install --quiet -c constraints-floor.txt -e ".[dev]"
+	touch $@
 
 test-fast: $(STAMP)      ## the fast default suite only
 	pytest
@@ -29,8 +43,8 @@ setup: $(STAMP)
 compare: $(STAMP)        ## after `make run`: do this machine's results agree with the committed ones (seed spread)?
 	python -m alexnet_repro.reproducibility
 
-$(STAMP): pyproject.toml $(BIN)/pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(STAMP): pyproject.toml constraints.txt $(BIN)/pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 # A venv is whole once it has pip (venv installs it last): one interrupted before that is made again, not kept
@@ -40,7 +54,7 @@ $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 
 bench: $(STAMP)          ## every benchmark; the resize and loader ones use photographs (the bench extra)
-	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	python bench/train_step.py
 	python bench/embedded_step.py
 	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python bench/embedded_step.py

@@ -20,6 +20,7 @@ def test_the_committed_params_pass():
 @pytest.mark.parametrize("key, value, named", [
     ("seeds", "0,1", "seeds='0,1'"),  # DVC said "'Value' object is not iterable"
     ("seeds", [0, -1], "seeds="),
+    ("seeds", [0, 0, 1], "lists a seed twice"),  # counted seed0 twice in every mean, rc 0
     ("experiments", ["baseline", "no_lrm"], "experiments: no_lrm"),
     ("dataset", "imagenet2012", "dataset='imagenet2012'"),
     ("figure1", {"experiments": ["figure1_relu"], "lrs": "0.01", "epochs": 4}, "figure1.lrs"),

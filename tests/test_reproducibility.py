@@ -3,11 +3,13 @@
 import json
 import subprocess
 
+import pytest
+
 from alexnet_repro import reproducibility as R
 
 
-def metrics(errors):
-    return {"per_seed": {f"seed{i}": {"ten_crop": {"err_top1": e}} for i, e in enumerate(errors)}}
+def metrics(errors, mode="ten_crop"):
+    return {"per_seed": {f"seed{i}": {mode: {"err_top1": e}} for i, e in enumerate(errors)}}
 
 
 def test_equal_numbers_are_identical_and_drift_within_the_spread_agrees():
@@ -32,3 +34,22 @@ def test_the_cli_reads_the_committed_results_from_git(tmp_path, monkeypatch, cap
     assert "OUTSIDE the seed spread" in capsys.readouterr().out
     path.write_text(json.dumps(metrics([0.28, 0.30, 0.27])))
     assert R.main(["--results", str(repo / "results")]) == 0
+
+
+def test_results_scored_on_the_centre_only_are_compared_there(tmp_path, monkeypatch, capsys):
+    """Figure 1's runs are scored on the centre patch only: make compare read them there (it raised KeyError
+    'ten_crop' on the default results), and a folder outside the repository is one line, not a traceback."""
+    repo = tmp_path / "repo"
+    (repo / "results" / "figure1_relu_lr0.01").mkdir(parents=True)
+    path = repo / "results" / "figure1_relu_lr0.01" / "metrics.json"
+    path.write_text(json.dumps(metrics([0.41], mode="center")))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"]):
+        subprocess.run(cmd, cwd=repo, check=True, capture_output=True)
+    monkeypatch.setattr(R, "PROJECT_ROOT", repo)
+    assert R.main(["--results", str(repo / "results")]) == 0
+    assert "identical" in capsys.readouterr().out
+    (tmp_path / "elsewhere" / "x").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "x" / "metrics.json").write_text(json.dumps(metrics([0.4])))
+    with pytest.raises(SystemExit, match="outside this repository"):
+        R.main(["--results", str(tmp_path / "elsewhere")])

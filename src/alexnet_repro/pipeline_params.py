@@ -33,6 +33,8 @@ def check(params: dict) -> None:
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise ConfigError(f"seeds={seeds!r} in {PIPELINE_PARAMS.name} must be a list of whole numbers >= 0, "
                           "e.g. [0, 1, 2]")
+    if len(set(seeds)) != len(seeds):  # a seed listed twice would count one net twice in every mean and interval
+        raise ConfigError(f"seeds={seeds!r} in {PIPELINE_PARAMS.name} lists a seed twice: each must appear once")
     _names("experiments", params.get("experiments"), "experiment")
     figure1 = params.get("figure1", {})
     _names("figure1.experiments", figure1.get("experiments"), "experiment")

@@ -1,5 +1,6 @@
 """Does a run on this machine agree with the committed one? `python -m alexnet_repro.reproducibility` (or
-`make compare`) reads each experiment's per-seed ten-crop top-1 errors from results/ and from the committed
+`make compare`) reads each experiment's per-seed top-1 errors (ten-crop, or the centre patch where that is all
+both scored) from results/ and from the committed
 results (git HEAD, or another git revision), and says whether the means agree within the committed seed spread.
 
 On the same machine kind the numbers are equal. On another (another CPU instruction set, another GPU) the float
@@ -20,7 +21,7 @@ from scipy import stats
 
 from alexnet_repro.basics import PROJECT_ROOT
 
-MODE, KEY = "ten_crop", "err_top1"
+MODES, KEY = ("ten_crop", "center"), "err_top1"  # the first that both sides scored (Figure 1's runs: centre only)
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,13 @@ class Agreement:
     p_value: float | None
 
 
-def per_seed(metrics: dict) -> list[float]:
-    return [seed[MODE][KEY] for seed in metrics["per_seed"].values()]
+def shared_mode(*metrics: dict) -> str | None:
+    scored = [set.intersection(*(set(seed) for seed in m["per_seed"].values())) for m in metrics]
+    return next((mode for mode in MODES if all(mode in s for s in scored)), None)
+
+
+def per_seed(metrics: dict, mode: str) -> list[float]:
+    return [seed[mode][KEY] for seed in metrics["per_seed"].values()]
 
 
 def compare(experiment: str, ours: list[float], committed: list[float], level: float = 0.05) -> Agreement:
@@ -47,6 +53,8 @@ def compare(experiment: str, ours: list[float], committed: list[float], level: f
 
 
 def committed_metrics(path: Path, revision: str) -> dict | None:
+    if not path.resolve().is_relative_to(PROJECT_ROOT):
+        raise SystemExit(f"{path} is outside this repository ({PROJECT_ROOT}): its committed counterpart is unknown")
     relative = path.resolve().relative_to(PROJECT_ROOT)
     shown = subprocess.run(["git", "show", f"{revision}:{relative.as_posix()}"], cwd=PROJECT_ROOT,
                            capture_output=True, text=True)
@@ -57,8 +65,9 @@ def check(results_dir: Path, revision: str = "HEAD") -> list[Agreement]:
     found = []
     for path in sorted(results_dir.glob("*/metrics.json")):
         reference = committed_metrics(path, revision)
-        if reference is not None:
-            found.append(compare(path.parent.name, per_seed(json.loads(path.read_text())), per_seed(reference)))
+        ours = json.loads(path.read_text())
+        if reference is not None and (mode := shared_mode(ours, reference)) is not None:
+            found.append(compare(path.parent.name, per_seed(ours, mode), per_seed(reference, mode)))
     return found
 
 
