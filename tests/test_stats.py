@@ -15,7 +15,17 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from alexnet_repro.report.stats import ESTIMATOR_RULE, Effect, decided, detectable, effect, holm, verdict
+from alexnet_repro.report.stats import (
+    ESTIMATOR_RULE,
+    Effect,
+    decided,
+    detectable,
+    effect,
+    holm,
+    pooled_detectable,
+    pooled_spread,
+    verdict,
+)
 
 BASE = 0.3
 IMAGES = 500  # the embedded profile's validation set
@@ -159,8 +169,13 @@ def test_detectable_effect_is_the_80_percent_power_point():
 def test_verdicts_say_direction_and_whether_the_paper_is_inside():
     up = Effect(0.02, 0.01, 0.03, 3, 3, "paired t", 0.01)
     assert verdict(up, +1, 0.014, comparable=True).text == "agrees; the paper's +1.4 is inside"
-    v = verdict(up, +1, 0.04, comparable=True, holm_p=0.06)
-    assert (v.text, v.paper_inside, v.holm_holds) == ("agrees; the paper's +4.0 is outside", False, False)
+    v = verdict(up, +1, 0.04, comparable=True, holm_p=0.03)
+    assert (v.text, v.paper_inside, v.holm_holds) == ("agrees; the paper's +4.0 is outside", False, True)
+    # a raw decision that fails the family's correction is no decision (no_dropout read "direction only" at Holm
+    # p 0.375)
+    failed = verdict(up, +1, 0.014, comparable=False, holm_p=0.375)
+    assert failed.text == "inconclusive after Holm (p 0.375)" and failed.holm_holds is False
+    assert failed.direction == "undetermined"
     assert verdict(up, -1, -0.01, comparable=True).text.startswith("contradicts")
     # any data but the paper's: the direction only, never "agrees"
     off = verdict(up, +1, 0.014, comparable=False, holm_p=0.03)
@@ -174,3 +189,37 @@ def test_verdicts_say_direction_and_whether_the_paper_is_inside():
     confounded = verdict(up, +1, 0.014, True, confound="note 1").text
     assert confounded.startswith("none, confounded (note 1)") and "paper's side of zero" in confounded
     assert "paired t" in ESTIMATOR_RULE and "Welch" in ESTIMATOR_RULE and "Holm" in ESTIMATOR_RULE
+
+
+def test_a_a_false_verdict_rate_with_heavy_tailed_seeds_is_reported_and_bounded():
+    """The committed runs' per-seed differences are heavy-tailed (one no_lrn seed rose from 70% to 86% training
+    error, then recovered): seed effects drawn from t with 3 degrees of freedom, scaled to the same SDs. The paired
+    t is robust to this at the nominal level up to a little slack; the rate is printed for the report's reader."""
+    rng = np.random.default_rng(3)
+    scale = np.sqrt(1 / 3)  # t(3) has variance 3: scaled to unit variance
+    up = down = 0
+    for _ in range(TRIALS):
+        shared = rng.standard_t(3, SEEDS) * scale * SIGMA_SHARED
+
+        def arm(own_sd, shared=shared):
+            rates = np.clip(BASE + shared + rng.standard_t(3, SEEDS) * scale * own_sd, 0, 1)
+            return dict(zip(_seed_names(SEEDS), rng.binomial(IMAGES, rates) / IMAGES))
+
+        e = effect(arm(SIGMA_OWN), arm(SIGMA_OWN))
+        up += decided(e) and e.low > 0
+        down += decided(e) and e.high < 0
+    rate = (up + down) / TRIALS
+    print(f"A/A false-verdict rate, heavy-tailed seeds (t, 3 df), paired t, {SEEDS} seeds: {rate:.4f}")
+    assert rate <= NOMINAL + SLACK
+
+
+def test_pooled_spread_and_its_detectable_effect():
+    spread = pooled_spread([[0.30, 0.32, 0.34], [0.50, 0.54], [0.4]])  # the one-seed experiment adds nothing
+    assert spread.df == 3 and spread.experiments == 2
+    assert spread.sd == pytest.approx(np.sqrt((2 * 0.02**2 + 1 * 0.02828427**2) / 3), rel=1e-4)
+    # more seeds, a smaller detectable effect; twice the SD, twice the effect
+    d3, d10 = pooled_detectable(spread, 3), pooled_detectable(spread, 10)
+    assert d10 < d3
+    wider = pooled_spread([[0.30, 0.34, 0.38], [0.50, 0.58]])
+    assert pooled_detectable(wider, 3) == pytest.approx(2 * d3, rel=1e-3)
+    assert pooled_spread([[0.3], [0.4]]) is None

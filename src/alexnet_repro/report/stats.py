@@ -26,8 +26,10 @@ ESTIMATOR_RULE = (
     "crops and lighting draws), Welch's t otherwise; an arm with one seed gives no interval. An interval is clipped "
     "to the differences that are possible (from -baseline to 100% - baseline), and marked when it is. A verdict needs "
     "the interval to exclude zero; the column 'Holm' says whether that decision survives Holm's correction over the "
-    "family of ablation comparisons in the table. 'Detectable' is the true effect the test would find with "
-    f"{POWER:.0%} power at the measured seed spread and seed count (noncentral t, two-sided {1 - LEVEL:.0%}).")
+    "family of ablation comparisons in the table, and a decision that does not survive it reads 'inconclusive'. "
+    f"'Detectable' is the true effect the test would find with {POWER:.0%} power (noncentral t, two-sided "
+    f"{1 - LEVEL:.0%}) at this seed count and the seed spread pooled over the run's experiments (one row's own "
+    "spread, from two or three seeds, is itself too noisy to plan with).")
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ def verdict(e: Effect, paper_sign: int | None, paper_delta: float | None = None,
     where = "" if inside is None else f"; the paper's {paper_delta * 100:+.1f} is {'inside' if inside else 'outside'}"
     if not decided(e):
         return Verdict(f"inconclusive{where}", "undetermined", inside, holds)
+    if holds is False:  # the raw interval excludes zero, the family's correction does not let that stand
+        return Verdict(f"inconclusive after Holm (p {holm_p:.3f}){where}", "undetermined", inside, holds)
     same = (e.low > 0) == (paper_sign > 0)
     direction = "same as the paper" if same else "opposite to the paper"
     if confound:
@@ -141,3 +145,28 @@ def verdict(e: Effect, paper_sign: int | None, paper_delta: float | None = None,
     if not comparable:
         return Verdict(f"direction only: not comparable ({direction})", direction, None, holds)
     return Verdict(f"{'agrees' if same else 'contradicts'}{where}", direction, inside, holds)
+
+
+@dataclass(frozen=True)
+class PooledSpread:
+    """The seed-to-seed SD of an error rate, pooled over experiments: sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1))."""
+
+    sd: float
+    df: int
+    experiments: int
+
+
+def pooled_spread(per_experiment: list[list[float]]) -> PooledSpread | None:
+    """From each experiment's per-seed error rates; None when no experiment has two seeds."""
+    used = [np.asarray(x, float) for x in per_experiment if len(x) >= 2]
+    df = sum(len(x) - 1 for x in used)
+    if not df:
+        return None
+    return PooledSpread(float(np.sqrt(sum((len(x) - 1) * x.var(ddof=1) for x in used) / df)), df, len(used))
+
+
+def pooled_detectable(spread: PooledSpread, seeds: int, power: float = POWER, level: float = LEVEL) -> float:
+    """The smallest true difference between two arms of `seeds` seeds each that a two-sided t-test at `level` finds
+    with probability `power`, when each arm's seeds scatter with the pooled SD (difference of two means)."""
+    se = spread.sd * np.sqrt(2.0 / seeds)
+    return detectable(Effect(0.0, None, None, seeds, seeds, "pooled", se=float(se), df=float(spread.df)), power, level)
