@@ -169,7 +169,7 @@ def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_da
             rows.setdefault(line.split("|")[1].strip(), line)  # the first table from the ablations on
     # Two seeds a side give a (wide) paired-t interval; the control lrn_gain has no number in the paper. One seed
     # of no_lrn against two of the baseline: no interval at all.
-    assert "| paired t |" in rows["lrn_gain"] and "no number in the paper" in rows["lrn_gain"]
+    assert "| +0.0 [" in rows["lrn_gain"] and "no number in the paper" in rows["lrn_gain"]
     assert "| inconclusive (1 seed) |" in rows["no_lrn"]
     assert "| inconclusive (1 seed) |" in rows["tanh"]  # one seed: no interval comes before any paper claim
     assert "`lrn_gain` − baseline" in rows and "`no_lrn` − `lrn_gain`" in rows and "`no_lrn` − baseline" in rows

@@ -115,7 +115,11 @@ def test_ratio_of_means_is_exact_or_a_bound():
     assert str(speed.ratio_of_means([speed.Reach(330.0), speed.Reach(330.0)], relu)) == "3.00x"
     never = speed.ratio_of_means([speed.Reach(330.0, ">")] * 2, relu)  # tanh never reached it: last step / ReLU's mean
     assert (never.relation, str(never)) == (">", "more than 3.00x")
-    assert speed.ratio_of_means(relu, [speed.Reach(330.0, ">")] * 2) is None  # ReLU never reached it: no ratio
+    # the net that should be faster never reached the level, the other did: an upper bound, shown, not dropped
+    bound = speed.ratio_of_means(relu, [speed.Reach(330.0, ">")] * 2)
+    assert (bound.relation, str(bound)) == ("<=", "at most 0.33x")
+    neither = speed.ratio_of_means([speed.Reach(330.0, ">")] * 2, [speed.Reach(330.0, ">")] * 2)
+    assert neither.relation == "?"
     assert speed.ratio_of_means([speed.Reach(330.0, ">")], [speed.Reach(330.0, ">"), speed.Reach(100.0)]).relation == "?"
     assert str(speed.mean_reach([speed.Reach(100.0), speed.Reach(330.0, ">")])) == "> 215"
 
@@ -272,10 +276,25 @@ def test_three_seeds_give_paired_t_effects_holm_and_direction_only_verdicts(tiny
     assert all("evaluation server" in r.source for r in n.table2 if r.model == "1 CNN" and r.source != "paper")
     text = build_report(_cfg(tmp_path, store)).read_text()
     assert "agrees" not in text and "Holm" in text and "1 - 0.95^4" in text
-    intro = text.split("\n\n")[1]
-    assert "not ImageNet" in intro and "4 classes, 64 training and 24 validation images" in intro
-    assert "3 seeds each" in intro and "test machine" in intro and "Training took 15 min in all (15 runs)" in intro
+    # Claims first: the summary paragraph, then the claims table with "testable here?" and the rule printed
+    paragraphs = text.split("\n\n")
+    assert paragraphs[1].startswith("**What this run can show: none of the paper's 14 claims is testable here.**")
+    assert "`embedded_tiny`, not the paper's data" in paragraphs[1] and "0.4 to 2.6 points" in paragraphs[1]
+    claims_table = paragraphs[3]
+    assert claims_table.startswith("| # | claim | § | paper | ours | testable here? | verdict |")
+    assert claims_table.count("| no: ") == 14 and "(1) data: `embedded_tiny`, not ILSVRC" in claims_table
+    assert "by a rule fixed before the runs" in paragraphs[4] and "pooled over the run's experiments" in paragraphs[4]
+    assert n.claims.detectable is not None and n.claims.seeds == 3
+    run = text[text.index("## Appendix: what was run"):]
+    assert "not comparable to ImageNet" in run and "4 classes, 64 training and 24 validation images" in run
+    assert "3 seeds each" in run and "test machine" in run and "Training took 15 min in all (15 runs)" in run
     assert "figures/seed_strip.png" in text
+    # 4 classes: top-5 is not reported for our nets (near zero for every net), and the report says why
+    assert not n.top5_reported and all(r.top5 is None for r in n.table2 if r.source.startswith("ours, "))
+    assert "Top-5 error is not reported for our nets" in run and "ours Δ top-5" not in text
+    # the ablation table fits a page: at most 8 columns
+    header = next(line for line in text.splitlines() if line.startswith("| ablation |"))
+    assert header.count("|") - 1 <= 8
 
 
 def test_on_the_papers_data_a_verdict_says_whether_the_papers_number_is_inside(tiny_data, tmp_path):
@@ -352,9 +371,11 @@ def test_figure1_curve_from_the_baseline_says_the_controls_are_missing(tiny_data
     assert list(curve) == list(LEVELS)
     # 80%: ReLU crosses at 8 + (0.9 - 0.8) / 0.3 * 8 = 10.67, tanh at its second epoch, step 16
     assert (curve[0.8].value, curve[0.8].relation) == (pytest.approx(1.5), "=")
-    assert curve[0.3] is None  # ReLU never got there
+    assert curve[0.3].relation == "?"  # neither got there: shown as undetermined, not dropped
     text = build_report(_cfg(tmp_path, store)).read_text()
     assert "tanh needed **more than 1.20x** as many steps as ReLU" in text and "figures/relu_tanh_ratio.png" in text
+    assert "| 30% | not determined (bounds on both sides) |" in text
+    assert "the paper's 6x is not drawn: claim 1 is not testable" in text  # no marker beside an untestable claim
 
 
 def test_figure1_uses_the_figure1_runs_and_picks_lr_by_final_training_error(tiny_data, tmp_path):
@@ -464,3 +485,21 @@ def test_shuffled_labels_is_figure3s_control_not_an_ablation(tiny_data, tmp_path
     n = numbers(_cfg(tmp_path, store))
     assert n.ablations.rows == () and n.figure3.shuffled is not None and len(n.figure3.shuffled) == 1
     assert [name for name, _ in n.spread.rows] == ["baseline"]
+
+
+def test_a_claim_whose_mechanism_is_absent_is_not_testable_and_says_why():
+    """LRN's divisor measured at 1.682 in every epoch and seed: a constant gain, not a normalisation, so claim 3
+    reads "not testable here" with the measured reason, even on the paper's data."""
+    from alexnet_repro.report import claims
+    from alexnet_repro.report.numbers import Lrn, LrnDivisor
+
+    still = Lrn(2.0, 1e-4, True, 5, 0.75, "kaiming", (), None,
+                (LrnDivisor("norm1", 1.682, 1.6821), LrnDivisor("norm2", 1.682, 1.6825)))
+    why = claims._failed_conditions(3, "imagenet", "imagenet", {}, {}, "baseline", "ten_crop", still, 0.001)
+    assert why == ["(2) LRN's divisor moved by 0.03% at most: a constant gain here, not a normalisation"]
+    moving = Lrn(2.0, 1e-4, True, 5, 0.75, "kaiming", (), None, (LrnDivisor("norm1", 1.7, 1.9),))
+    assert claims._failed_conditions(3, "imagenet", "imagenet", {}, {}, "baseline", "ten_crop", moving, 0.001) == []
+    # too few seeds for the paper's 1.4 points, and the wrong data: both conditions named
+    why = claims._failed_conditions(3, "imagenet", "embedded", {}, {}, "baseline", "ten_crop", moving, 0.05)
+    assert why == ["(1) data: `embedded`, not ILSVRC", "(3) detects 5.0 points at best, the paper's effect is 1.4"]
+    assert "fixed before the runs" in claims.RULE

@@ -73,8 +73,9 @@ def relu_vs_tanh(relu: tuple[str, list[dict]], tanh: tuple[str, list[dict]], thr
     return _save(fig, path)
 
 
-def ratio_curve(points: list[tuple[float, float, str]], paper_point: tuple[float, float], path: Path) -> Path:
-    """points: (training-error level, tanh/ReLU steps, relation): filled where exact, open where a bound."""
+def ratio_curve(points: list[tuple[float, float, str]], paper_point: tuple[float, float] | None, path: Path) -> Path:
+    """points: (training-error level, tanh/ReLU steps, relation): filled where exact, open where a bound;
+    paper_point: the paper's (level, ratio), drawn only where the claim is testable on this run."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     exact = [(x, y) for x, y, rel in points if rel == "="]
     bound = [(x, y) for x, y, rel in points if rel != "="]
@@ -85,7 +86,8 @@ def ratio_curve(points: list[tuple[float, float, str]], paper_point: tuple[float
     if bound:
         ax.scatter(*zip(*bound), facecolors="none", edgecolors="tab:blue", zorder=3,
                    label="bound (a net stopped short)")
-    ax.scatter([paper_point[0]], [paper_point[1]], marker="x", color="red", label="paper (CIFAR-10, another net)")
+    if paper_point is not None:
+        ax.scatter([paper_point[0]], [paper_point[1]], marker="x", color="red", label="paper (CIFAR-10)")
     ax.axhline(1, color="grey", lw=0.8)
     ax.set_xlabel("training top-1 error level")
     ax.set_ylabel("tanh steps / ReLU steps")

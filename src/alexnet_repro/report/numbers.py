@@ -226,3 +226,28 @@ class ReportNumbers:
     facts: tuple[RunFact, ...]
     provenance: dict
     commits: tuple[str, ...]
+    claims: Claims
+    top5_reported: bool  # top-5 of 10 classes or fewer is near zero for every net: not reported
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One of the paper's numbered claims (paper.CLAIMS) as this run can speak to it."""
+
+    number: int
+    claim: str
+    section: str
+    paper: str
+    ours: str
+    testable: bool
+    reason: str  # why not testable (every failed condition of claims.RULE), or what made it testable
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Claims:
+    rows: tuple[ClaimRow, ...]
+    summary: str  # the report's opening paragraph: what this run can and cannot show
+    detectable: float | None  # the pooled 80%-power detectable effect at this run's seed count (a fraction)
+    pooled_sd: float | None
+    seeds: int

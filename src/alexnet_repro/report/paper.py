@@ -39,3 +39,29 @@ ABLATIONS = {
     "no_conv4": ("7", 2.0, None, "about +2% top-1", +1),
     "no_conv5": ("7", 2.0, None, "about +2% top-1", +1),
 }
+
+# The paper's claims, numbered as in ../shared/PAPER.md (the report's claims table): (number, claim, section, the
+# paper's number in words, the data it was made on: "imagenet" or "cifar10"). Where the paper gives an effect size
+# in points of top-1 error, CLAIM_EFFECT holds it: rule (3) of the testable rule compares it with what we detect.
+CLAIMS = (
+    (1, "ReLU trains faster than tanh", "3.1, Fig. 1",
+     "6x fewer iterations to 25% training error (four-layer net)", "cifar10"),
+    (2, "two towers beat the one-GPU net", "3.2", "-1.7% top-1, -1.2% top-5", "imagenet"),
+    (3, "LRN lowers error (ImageNet)", "3.3", "-1.4% top-1, -1.2% top-5", "imagenet"),
+    (4, "LRN lowers error (CIFAR-10)", "3.3", "13% -> 11% test error (four-layer net)", "cifar10"),
+    (5, "overlapping pooling lowers error, overfits slightly less", "3.4", "-0.4% top-1, -0.3% top-5", "imagenet"),
+    (6, "crops and flips prevent substantial overfitting", "4.1", "qualitative", "imagenet"),
+    (7, "PCA lighting lowers error", "4.1", "over 1% top-1", "imagenet"),
+    (8, "dropout prevents substantial overfitting, doubles iterations to converge", "4.2", "qualitative",
+     "imagenet"),
+    (9, "depth matters: removing a middle conv layer costs", "7", "about 2% top-1", "imagenet"),
+    (10, "an ensemble beats one net", "6, Table 2", "5 CNNs 38.1 / 16.4 vs 1 CNN 40.7 / 18.2", "imagenet"),
+    (11, "pre-training on Fall 2011 + a sixth conv layer helps", "6, Table 2", "1 CNN* 39.0 / 16.6; 7 CNNs* 36.7",
+     "imagenet"),
+    (12, "the headline numbers", "6, Tables 1-2", "37.5 / 17.0 (2010 test); 40.7 / 18.2 (2012 val)", "imagenet"),
+    (13, "the towers specialise: tower 1 colour-agnostic, tower 2 colour-specific", "6.1, Fig. 3", "qualitative",
+     "imagenet"),
+    (14, "fc7 neighbours are semantically similar where pixels are not", "6.1, Fig. 4", "qualitative", "imagenet"),
+)
+CLAIM_EFFECT = {2: 1.7, 3: 1.4, 4: 2.0, 5: 0.4, 7: 1.0, 9: 2.0, 10: 2.6}  # points of top-1 error
+CLAIM_DATA = {"imagenet": ("imagenet", "imagenet2010"), "cifar10": ("cifar10",)}  # datasets that are the paper's
