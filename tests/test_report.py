@@ -495,11 +495,11 @@ def test_a_claim_whose_mechanism_is_absent_is_not_testable_and_says_why():
 
     still = Lrn(2.0, 1e-4, True, 5, 0.75, "kaiming", (), None,
                 (LrnDivisor("norm1", 1.682, 1.6821), LrnDivisor("norm2", 1.682, 1.6825)))
-    why = claims._failed_conditions(3, "imagenet", "imagenet", {}, {}, "baseline", "ten_crop", still, 0.001)
+    why = claims._failed_conditions(3, "imagenet", "imagenet", {"no_lrn": None}, {}, "baseline", "ten_crop", still, 0.001)
     assert why == ["(2) LRN's divisor moved by 0.03% at most: a constant gain here, not a normalisation"]
     moving = Lrn(2.0, 1e-4, True, 5, 0.75, "kaiming", (), None, (LrnDivisor("norm1", 1.7, 1.9),))
-    assert claims._failed_conditions(3, "imagenet", "imagenet", {}, {}, "baseline", "ten_crop", moving, 0.001) == []
+    assert claims._failed_conditions(3, "imagenet", "imagenet", {"no_lrn": None}, {}, "baseline", "ten_crop", moving, 0.001) == []
     # too few seeds for the paper's 1.4 points, and the wrong data: both conditions named
-    why = claims._failed_conditions(3, "imagenet", "embedded", {}, {}, "baseline", "ten_crop", moving, 0.05)
+    why = claims._failed_conditions(3, "imagenet", "embedded", {"no_lrn": None}, {}, "baseline", "ten_crop", moving, 0.05)
     assert why == ["(1) data: `embedded`, not ILSVRC", "(3) detects 5.0 points at best, the paper's effect is 1.4"]
     assert "fixed before the runs" in claims.RULE
