@@ -3,6 +3,7 @@ finished runs. And issue 16's acceptance for adoption: runs trained by hand, out
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from alexnet_repro.basics import ConfigError
 from alexnet_repro.matrix import Job, compose_jobs, gpus_per_run, main, run_here, slots
-from conftest import ROOT, child_env, repository_copy
+from conftest import PYTHON, ROOT, child_env, repository_copy
 
 RUNS = Path("runs") / "embedded_tiny" / "tiny"
 TINY = {"dataset": "embedded_tiny", "profile": "tiny", "seeds": [0, 1], "experiments": ["baseline"],
@@ -254,3 +255,42 @@ def test_submitted_jobs_run_the_stage_command_inside_the_job_and_a_failure_names
     assert "train@ok-0 done" in out
     (failure,) = [line for line in out.splitlines() if "FAILED" in line]
     assert "train@bad-0" in failure and "exited with code 3" in failure and str(tmp_path / "logs" / "submitit") in failure
+
+
+PARENT_OF_A_WORKER = r"""
+import os, subprocess, sys, time
+read_fd, write_fd = os.pipe()
+worker = subprocess.Popen([sys.executable, "-m", "alexnet_repro.stage_worker", str(write_fd)], stdin=subprocess.PIPE,
+                          pass_fds=(write_fd,))
+print(worker.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_worker_does_not_outlive_a_sigkilled_matrix():
+    """SIGKILL to alexnet-matrix (an OOM killer, a scheduler) left both workers running with PPID 1, training into
+    the next run's logs; a worker now stops within a few seconds of its parent's death."""
+    import signal
+    import time
+
+    parent = subprocess.Popen([PYTHON, "-c", PARENT_OF_A_WORKER], stdout=subprocess.PIPE, text=True, env=child_env(),
+                              cwd=ROOT)
+    worker = int(parent.stdout.readline())
+    time.sleep(1.5)  # the worker is up, its watch started
+    os.kill(worker, 0)  # alive while its parent lives
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _running(worker):
+        time.sleep(0.2)
+    if _running(worker):
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError(f"worker {worker} outlived its SIGKILLed parent by 20 s")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for whichever process adopted it to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False

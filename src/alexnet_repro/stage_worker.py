@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -60,7 +62,24 @@ def run_stage(stage: str, cmd: str, log: Path) -> int:
     return code
 
 
+def die_with_parent(poll_s: float = 1.0) -> None:
+    """Stop when alexnet-matrix dies, whatever killed it (SIGKILL, an OOM killer, a closed terminal): a worker left
+    running with PPID 1 kept training into the next run's logs and held its run folder ("in use by PID N"). A
+    watch on the parent's PID, not prctl's PDEATHSIG, which fires when the parent's *thread* ends (the matrix
+    starts workers from its pool threads). SIGTERM, so a training saves last.ckpt first (training/signals.py)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        print(f"stage_worker: alexnet-matrix (PID {parent}) is gone: stopping", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def main(result_fd: int) -> None:
+    die_with_parent()
     with os.fdopen(result_fd, "w", buffering=1) as results:
         for line in sys.stdin:
             job = json.loads(line)
