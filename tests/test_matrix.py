@@ -258,25 +258,29 @@ def test_submitted_jobs_run_the_stage_command_inside_the_job_and_a_failure_names
 
 
 PARENT_OF_A_WORKER = r"""
-import os, subprocess, sys, time
+import json, os, subprocess, sys, time
 read_fd, write_fd = os.pipe()
 worker = subprocess.Popen([sys.executable, "-m", "alexnet_repro.stage_worker", str(write_fd)], stdin=subprocess.PIPE,
-                          pass_fds=(write_fd,))
+                          pass_fds=(write_fd,), text=True)
+worker.stdin.write(json.dumps({"stage": "busy", "cmd": f"python {sys.argv[1]}", "log": sys.argv[2]}) + chr(10))
+worker.stdin.flush()
 print(worker.pid, flush=True)
 time.sleep(600)
 """
 
 
-def test_a_worker_does_not_outlive_a_sigkilled_matrix():
+def test_a_worker_does_not_outlive_a_sigkilled_matrix(tmp_path):
     """SIGKILL to alexnet-matrix (an OOM killer, a scheduler) left both workers running with PPID 1, training into
     the next run's logs; a worker now stops within a few seconds of its parent's death."""
     import signal
     import time
 
-    parent = subprocess.Popen([PYTHON, "-c", PARENT_OF_A_WORKER], stdout=subprocess.PIPE, text=True, env=child_env(),
-                              cwd=ROOT)
+    busy = tmp_path / "busy.py"  # a job that takes long: the worker is inside it, not reading its input
+    busy.write_text("import time\ntime.sleep(600)\n")
+    parent = subprocess.Popen([PYTHON, "-c", PARENT_OF_A_WORKER, str(busy), str(tmp_path / "busy.log")],
+                              stdout=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
     worker = int(parent.stdout.readline())
-    time.sleep(1.5)  # the worker is up, its watch started
+    time.sleep(3)  # the worker is up and inside its job
     os.kill(worker, 0)  # alive while its parent lives
     parent.send_signal(signal.SIGKILL)
     parent.wait()
