@@ -18,17 +18,20 @@ from alexnet_repro.schema import PathsConfig, register
 
 @dataclass
 class SourceConfig:
-    kind: str = MISSING  # embedded | ilsvrc (2012) | ilsvrc2010 | imagefolder | imagenette
+    kind: str = MISSING  # embedded | ilsvrc (2012) | ilsvrc2010 | imagefolder | imagenette | cifar10 | cifar10_embedded
     location: str = MISSING  # folder or URL prefix of the archives, or the ImageFolder root
     verify_md5: bool = MISSING
-    # kind=embedded: data/generate.py's GeneratedSpec fields (checked by the download stage, which alone reads
-    # them: training depends on the store the generator made, not on the generator's code).
+    # kind=embedded: data/generate.py's GeneratedSpec fields; kind=cifar10_embedded: data/generate_cifar10.py's
+    # CifarSpec fields (checked by the download stage, which alone reads them: training depends on the store
+    # the generator made, not on the generator's code).
     generated: Any = field(default_factory=dict)
     download_dir: str = "${paths.data}/archives/${data.name}"  # where archives given by URL are saved
-    md5: Any = field(default_factory=dict)  # {archive name: md5}: a private mirror's checksums, over the published
+    # {archive name: md5}: a private mirror's checksums, over the published; CIFAR-10's pickles by name too
+    md5: Any = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        choice("data.source.kind", self.kind, ("embedded", "ilsvrc", "ilsvrc2010", "imagefolder", "imagenette"))
+        choice("data.source.kind", self.kind, ("embedded", "ilsvrc", "ilsvrc2010", "imagefolder", "imagenette",
+                                               "cifar10", "cifar10_embedded"))
         if self.kind == "ilsvrc2010" and self.verify_md5 is True:  # we know of no published md5s for 2010's files
             raise ConfigError("data.source.verify_md5=true is impossible for ilsvrc2010: we know of no published md5s "
                               "for its archives; set it to false (each tar is still checked to read whole)")

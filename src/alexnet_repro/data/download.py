@@ -11,8 +11,10 @@ from urllib.parse import urlparse
 from torchvision.datasets.imagenet import ARCHIVE_META
 
 from alexnet_repro.basics import ConfigError
+from alexnet_repro.data import cifar10
 from alexnet_repro.data.fetch import fetch
 from alexnet_repro.data.generate import generate, spec_from
+from alexnet_repro.data.generate_cifar10 import cifar_spec_from, generate_cifar10
 from alexnet_repro.data.ilsvrc import index_ilsvrc, ingest_imagefolder
 from alexnet_repro.data.ilsvrc2010 import FILES as ILSVRC2010_FILES
 from alexnet_repro.data.ilsvrc2010 import index_ilsvrc2010
@@ -76,6 +78,27 @@ def fetch_ilsvrc2010(location: str, dest_dir: Path, progress: bool) -> dict[str,
     return paths
 
 
+def fetch_cifar10(source: SourceConfig, progress: bool) -> Path:
+    """CIFAR-10's archive from its URL, a file, or a folder holding it; checked against the published md5 (or
+    data.source.md5's) before anything reads it. A local file is used where it lies."""
+    location = source.location
+    if _is_url(location):
+        name = Path(urlparse(location).path).name
+        return fetch(location, Path(source.download_dir) / name, expected_md5(source, name, _cifar_md5(name)),
+                     progress)
+    path = Path(location) / cifar10.ARCHIVE if Path(location).is_dir() else Path(location)
+    return fetch(str(path), path, expected_md5(source, path.name, _cifar_md5(path.name)), progress)
+
+
+def _cifar_md5(name: str) -> str | None:
+    return cifar10.ARCHIVE_MD5 if name == cifar10.ARCHIVE else None
+
+
+def cifar10_md5s(source: SourceConfig) -> dict[str, str | None]:
+    """What each pickle of the archive is checked against: data.source.md5's entry, else torchvision's list."""
+    return {name: expected_md5(source, name, published) for name, published in cifar10.MEMBER_MD5.items()}
+
+
 def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
     raw_dir = Path(raw_dir)
     if source.kind == "embedded":
@@ -98,4 +121,9 @@ def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progres
             return ingest_imagefolder(root, raw_dir, words)
     if source.kind == "imagefolder":
         return ingest_imagefolder(Path(source.location), raw_dir)
+    if source.kind == "cifar10":
+        return cifar10.index_cifar10(fetch_cifar10(source, progress), raw_dir, cifar10_md5s(source))
+    if source.kind == "cifar10_embedded":
+        archive, md5s = generate_cifar10(source.location, cifar_spec_from(source.generated), workers, progress)
+        return cifar10.index_cifar10(archive, raw_dir, md5s)
     raise ValueError(f"data.source.kind={source.kind!r} is not a known source")

@@ -21,11 +21,12 @@ from alexnet_repro.workers import map_in_processes
 def _partial_sums(args) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     folder, indices = args
     reader = ShardReader(folder, "train")
-    image_sum = np.zeros((256, 256, 3), np.int64)
+    side = reader.info.image_size  # 256; a CIFAR-10 store's 32
+    image_sum = np.zeros((side, side, 3), np.int64)
     rgb_sum = np.zeros(3, np.int64)
     outer = np.zeros((3, 3), np.int64)
     for i in indices:
-        x = reader.image(int(i))
+        x = reader.image(int(i), side)
         image_sum += x
         flat = x.reshape(-1, 3).astype(np.float64)
         rgb_sum += flat.sum(0).astype(np.int64)
@@ -46,7 +47,8 @@ def pixel_statistics(store_dir: str | Path, max_images: int | None = None, seed:
     if max_images is not None and max_images < len(indices):
         indices = np.sort(np.random.default_rng(seed).choice(indices, max_images, replace=False))
     chunks = [c for c in np.array_split(indices, max(1, workers * 8)) if len(c)]
-    image_sum = np.zeros((256, 256, 3), np.int64)
+    side = reader.info.image_size
+    image_sum = np.zeros((side, side, 3), np.int64)
     rgb_sum = np.zeros(3, np.int64)
     outer = np.zeros((3, 3), np.int64)
     n_images = 0
@@ -60,7 +62,7 @@ def pixel_statistics(store_dir: str | Path, max_images: int | None = None, seed:
             outer += part_outer
             n_images += n
             bar.update(n)
-    pixels = n_images * 256 * 256
+    pixels = n_images * side * side
     mean = rgb_sum / pixels  # [0, 255]
     cov = (outer - pixels * np.outer(mean, mean)) / (pixels - 1) / 255.0**2
     values, vectors = np.linalg.eigh(cov)

@@ -150,6 +150,7 @@ class ShardJob:
     quality: int
     skip_bad: bool
     manifest: str  # sources.manifest(parts, settings): the shard is reused only when it matches
+    size: int = STORE_SIZE  # the store's side: 256, or a source's own (CIFAR-10's 32, stored as it is)
 
 
 def _run_job(job: ShardJob) -> None:
@@ -160,8 +161,9 @@ def _run_job(job: ShardJob) -> None:
     def records():
         for part in job.parts:
             for name, label, data in read_part(part):
-                try:
-                    rgb = resize_center(io.BytesIO(data), name=name)
+                try:  # a source that hands out decoded images (CIFAR-10) at the store's size is stored as is
+                    rgb = (data if data.shape[:2] == (job.size, job.size) else center_square(data, job.size)) \
+                        if isinstance(data, np.ndarray) else resize_center(io.BytesIO(data), job.size, name=name)
                 except BadImageError as err:
                     if not job.skip_bad:
                         raise
@@ -201,9 +203,10 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, settings: ResizeConf
     for leftover in store_dir.glob(".*.tmp"):
         leftover.unlink()
     jobs, splits = [], {}
-    made_with = {"encoding": encoding, "quality": quality, "size": STORE_SIZE, "subsampling": SUBSAMPLING,
-                 "resampler": "torch-bilinear-aa"}
     index = read_archive_index(raw_dir)  # once: at ImageNet size 4 MB of JSON and a stat of each archive
+    size = (index or {}).get("image_size", STORE_SIZE)  # CIFAR-10's raw index says 32: kept as they are
+    made_with = {"encoding": encoding, "quality": quality, "size": size, "subsampling": SUBSAMPLING,
+                 "resampler": "torch-bilinear-aa"}
     # A test split only where the source labels one (ILSVRC-2010's archives.json has a `test` section).
     for split in ("train", "val") + (("test",) if index is not None and "test" in index else ()):
         chunks = split_parts(raw_dir, index, split, label_of, shard_size)
@@ -212,7 +215,7 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, settings: ResizeConf
         for stem, chunk in zip(stems, chunks):
             digest = manifest(chunk, made_with)
             if not shard_is_complete(store_dir, stem, digest):
-                jobs.append(ShardJob(store_dir, stem, chunk, encoding, quality, skip_bad, digest))
+                jobs.append(ShardJob(store_dir, stem, chunk, encoding, quality, skip_bad, digest, size))
     for stale in store_dir.glob("*-*.json"):  # shards of an earlier, different layout
         if not any(stale.stem in s["shards"] for s in splits.values()):
             stale.unlink()
@@ -232,7 +235,7 @@ def build_store(raw_dir: str | Path, store_dir: str | Path, settings: ResizeConf
         skipped += [message for t in tables for message in t.get("skipped", [])]
     for message in skipped:
         log.warning("skipped %s", message)
-    index = {"encoding": encoding, "image_size": STORE_SIZE, "quality": quality, "subsampling": SUBSAMPLING,
+    index = {"encoding": encoding, "image_size": size, "quality": quality, "subsampling": SUBSAMPLING,
              "classes": classes, "splits": splits, "skipped": skipped}
     write_index(store_dir, index)
     return index

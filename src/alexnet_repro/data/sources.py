@@ -1,7 +1,7 @@
 """Where the resize stage's images come from, one shard's worth at a time: files of an unpacked ImageFolder
 tree, or byte ranges of the ILSVRC archives indexed in place (data/ilsvrc.py's archives.json): a class's
-inner tar in the train archive, or single images in the val (or ILSVRC-2010's test) archive. Nothing is
-unpacked to disk.
+inner tar in the train archive, or single images in the val (or ILSVRC-2010's test) archive; or one pickled
+batch of CIFAR-10's archive (data/cifar10.py), whose images come decoded. Nothing is unpacked to disk.
 
 A shard is rebuilt unless its manifest matches: the hash of every input's location, size and mtime (files)
 or archive identity and byte range (archives), labels, and the encoding settings. Same name, other bytes,
@@ -17,14 +17,18 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
+from alexnet_repro.data.cifar10 import read_batch
 from alexnet_repro.data.safe_tar import iter_files
 
 
 @dataclass(frozen=True)
 class Part:
-    """One input of a shard. kind: "file" (path), "range" (one image at offset/size of an archive), or
-    "inner_tar" (a class's tar at offset/size of the train archive). name: the store name, <wnid>/<file>,
-    or the wnid for an inner tar. stamp: what identifies the bytes (file size and mtime, archive identity)."""
+    """One input of a shard. kind: "file" (path), "range" (one image at offset/size of an archive),
+    "inner_tar" (a class's tar at offset/size of the train archive), or "batch" (a CIFAR-10 pickle, the member
+    `name` of the archive; size: its image count). name: the store name, <wnid>/<file>, or the wnid for an
+    inner tar. stamp: what identifies the bytes (file size and mtime, archive identity; a batch's md5 last)."""
 
     kind: str
     path: str
@@ -53,6 +57,9 @@ def file_parts(raw_dir: Path, split: str, label_of: dict[str, int], suffixes: tu
 def archive_parts(index: dict, split: str, label_of: dict[str, int]) -> list[Part]:
     archive = index[split]["archive"]
     stamp = f"{archive['size']}:{archive['mtime_ns']}"
+    if "batches" in index[split]:  # CIFAR-10: labels are in the pickles
+        return [Part("batch", archive["path"], b["member"], -1, 0, b["count"], f"{stamp}:{b['md5']}")
+                for b in index[split]["batches"]]
     if split == "train":
         return [Part("inner_tar", archive["path"], c["wnid"], label_of[c["wnid"]], c["offset"], c["size"], stamp)
                 for c in index["train"]["classes"]]
@@ -69,9 +76,12 @@ def _read_range(path: str, offset: int, size: int) -> bytes:
     return data
 
 
-def read_part(part: Part) -> Iterator[tuple[str, int, bytes]]:
-    """(store name, label, the image file's bytes) for every image of the part."""
-    if part.kind == "file":
+def read_part(part: Part) -> Iterator[tuple[str, int, bytes | np.ndarray]]:
+    """(store name, label, the image file's bytes) for every image of the part; for a CIFAR-10 batch the
+    decoded (32, 32, 3) uint8 image instead of a file's bytes."""
+    if part.kind == "batch":
+        yield from read_batch(part.path, part.name, part.stamp.rsplit(":", 1)[1])
+    elif part.kind == "file":
         yield part.name, part.label, Path(part.path).read_bytes()
     elif part.kind == "range":
         yield part.name, part.label, _read_range(part.path, part.offset, part.size)
