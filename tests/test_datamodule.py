@@ -100,3 +100,17 @@ def test_a_workers_batch_is_stacked_straight_into_shared_memory(tiny_data, monke
     images, _ = collate_channels_last(samples)
     assert images.is_shared() and images.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(images, torch.utils.data.default_collate(samples)[0])
+
+
+def test_lightning_sets_each_epochs_order():
+    """Lightning calls set_epoch on loader.sampler and loader.batch_sampler.sampler, never on the batch sampler
+    itself: EpochBatchSampler stayed at epoch 0, and every epoch of every run trained on the same order."""
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+
+    from alexnet_repro.data.samplers import EpochBatchSampler, ResumableLoader
+
+    sampler = EpochBatchSampler(40, 8, shuffle=True, seed=0)
+    loader = ResumableLoader(list(range(40)), batch_sampler=sampler, resume_position=lambda: 0)
+    first = list(sampler)
+    _set_sampler_epoch(loader, 1)
+    assert sampler.epoch == 1 and list(sampler) != first

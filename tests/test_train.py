@@ -89,11 +89,16 @@ train(cfg, sys.argv[1], extra_callbacks=[KillAt()] if int(sys.argv[2]) else [])
 """
 
 
-@pytest.mark.parametrize("every, kill_at, saved_at", [(3, 11, 9),  # mid-epoch 2, from a step checkpoint
-                                                     (100, 10, 7)])  # from the end of epoch 1
-def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data, tmp_path, every, kill_at, saved_at):
+@pytest.mark.parametrize("every, kill_at, saved_at, workers", [
+    (3, 11, 9, 0),  # mid-epoch 2, from a step checkpoint
+    (3, 11, 9, 2),  # the same with loader workers, which iterate the sampler before Lightning counts the batch
+    (100, 10, 7, 0),  # from the end of epoch 1
+    (100, 10, 7, 2)])
+def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data, tmp_path, every, kill_at, saved_at,
+                                                                      workers):
     overrides = ["+experiment=baseline", *data_overrides(tiny_data), "trainer.max_epochs=2", "logger=none",
-                 f"trainer.ckpt_every_n_steps={every}", "trainer.deterministic=true"]  # 7 steps/epoch, 14 in all
+                 f"trainer.ckpt_every_n_steps={every}", "trainer.deterministic=true",
+                 f"data.workers={workers}"]  # 7 steps/epoch, 14 in all
 
     def run(folder, kill_at, extra=()):
         return subprocess.run([PYTHON, "-c", KILLED_RUN, str(folder), str(kill_at), str(CONF), *overrides, *extra],

@@ -87,11 +87,13 @@ class StoreDataModule(L.LightningDataModule):
 
             reader = ShardReader(self.data.store_dir, "train")
             sampler = EpochBatchSampler(len(indices), self.per_device_batch(), shuffle, self.seed, rank, world)
+            sampler.set_epoch(self._epoch_now())
             return DaliLoader(reader, sampler, device=self.trainer.strategy.root_device, threads=max(workers, 1),
                               resume_position=resume, indices=indices)
         dataset = StoreDataset(self.data.store_dir, "train", self.train_preset.image_size, self.data.in_memory,
                                indices, self.labels)
         sampler = EpochBatchSampler(len(dataset), self.per_device_batch(), shuffle, self.seed, rank, world)
+        sampler.set_epoch(self._epoch_now())
         # Pinned host memory, so the copy to the GPU is asynchronous (Lightning moves batches non_blocking).
         kwargs = dict(batch_sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=workers > 0, collate_fn=collate_channels_last)
@@ -99,9 +101,17 @@ class StoreDataModule(L.LightningDataModule):
             return ResumableLoader(dataset, resume_position=resume, **kwargs)
         return DataLoader(dataset, **kwargs)
 
+    def _epoch_now(self) -> int:
+        """The epoch the loader starts in, as Lightning will number it (a restored run's too). Set before the
+        first iteration: loader workers draw their first batches when the iterator is made, before Lightning's
+        set_epoch, and Lightning restores a loader's state only after a mid-epoch checkpoint; a run resumed from an
+        epoch's end trained the next epoch on epoch 0's order."""
+        return self.trainer.fit_loop.epoch_progress.current.processed if self.trainer is not None else 0
+
     def _batches_done_this_epoch(self) -> int:
-        # Lightning restores this counter from the checkpoint before it first iterates the loader.
-        return self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        """The batches of this epoch trained so far: read when a checkpoint is written (in on_train_batch_end,
+        where the batch is processed but not yet counted completed; or at the epoch's end, all of them)."""
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
