@@ -145,7 +145,8 @@ def test_dry_run_lists_exactly_dvcs_training_commands_and_the_slots(tmp_path, mo
                                       f"seed=0 trainer.max_epochs=1 {tail}" for e in ("figure1_relu", "figure1_tanh")}
     jobs = dict(line.split(": ", 1) for line in lines if line.startswith(("train@", "figure1@")))
     assert jobs == expected
-    assert lines[0] == "first: dvc repro resize pca" and lines[-1] == "then: dvc repro"
+    assert lines[0] == "first: dvc repro resize pca resize_cifar pca_cifar" and lines[-1] == "then: dvc repro"
+    assert "figure1_cifar@relu: python src/figure1.py activation=relu data=cifar10_embedded_tiny" in lines
     assert [line for line in lines if line.strip().startswith("slot")] == [
         "  slot 0: CUDA_VISIBLE_DEVICES=(unchanged: CPU)", "  slot 1: CUDA_VISIBLE_DEVICES=(unchanged: CPU)"]
     assert not (repo / "logs").exists() and not (repo / "runs").exists() and not (repo / "data").exists()
@@ -155,9 +156,12 @@ def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monk
     repo = make_repo(tmp_path, trainer="ddp2")
     lines = plan(repo, monkeypatch, capsys, "--slurm", "--no-repro")
     settings = next(line for line in lines if "submitit jobs; settings:" in line)
-    assert settings.startswith("4 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
-    sizes = [line.split(": ", 1)[1] for line in lines if line.startswith("  job ")]
+    # 4 AlexNet trainings and Figure 1's two four-layer-net stages (one process each)
+    assert settings.startswith("6 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
+    sizes = [line.split(": ", 1)[1] for line in lines if line.startswith(("  job train@", "  job figure1@"))]
     assert sizes == ["gpus_per_node=2 tasks_per_node=2 nodes=1"] * 4
+    assert [line for line in lines if line.startswith("  job figure1_cifar@")] == [
+        f"  job figure1_cifar@{a}: gpus_per_node=1 tasks_per_node=1 nodes=1" for a in ("relu", "tanh")]
     assert "train@baseline-1: python src/train.py +experiment=baseline seed=1" in "\n".join(lines)
     assert lines[-1] == "then: nothing (--no-repro)"
 

@@ -11,9 +11,9 @@ import pytest
 from scipy import stats as sps
 from scipy.ndimage import gaussian_filter
 
-from alexnet_repro import results
+from alexnet_repro import results, speed
 from alexnet_repro.data.store import ShardReader
-from alexnet_repro.report import confounds, kernels, neighbours, speed
+from alexnet_repro.report import confounds, kernels, neighbours
 from alexnet_repro.report.build import build_report, numbers
 from alexnet_repro.report.figure1 import LEVELS
 from alexnet_repro.report.figure3 import figure3

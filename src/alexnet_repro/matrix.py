@@ -38,7 +38,9 @@ from pathlib import Path
 
 from alexnet_repro.basics import ConfigError
 
-TRAINING_STAGES = ("train", "figure1")  # dvc.yaml's matrix stages that train; everything after them is `dvc repro`'s
+# dvc.yaml's stages that train (figure1_cifar: Figure 1's four-layer nets, one activation a job); everything after
+# them is `dvc repro`'s
+TRAINING_STAGES = ("train", "figure1", "figure1_cifar")
 EVALUATION_STAGES = ("evaluate", "evaluate_figure1")  # run side by side too, on CPU workers, after their trainings
 LOG_DIR = Path("logs") / "matrix"  # under the repository root: <stage>.log per local job, submitit/ for SLURM's
 
@@ -119,6 +121,7 @@ def compose_jobs(root: Path, stages: list[tuple], visible: int) -> list[Job]:
     from hydra import compose, initialize_config_dir
 
     import alexnet_repro.evaluation.config  # noqa: F401  (registers the schemas)
+    import alexnet_repro.figure1.config  # noqa: F401
     import alexnet_repro.training.config  # noqa: F401
 
     jobs = []

@@ -43,6 +43,11 @@ def check(params: dict) -> None:
         raise ConfigError(f"figure1.lrs={lrs!r} in {PIPELINE_PARAMS.name} must be a list of rates > 0")
     if not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"figure1.epochs={epochs!r} in {PIPELINE_PARAMS.name} must be a whole number >= 1")
+    cifar = params.get("figure1_cifar", {})
+    _exists("figure1_cifar.dataset", cifar.get("dataset"), "data")
+    activations = cifar.get("activations")
+    if activations != ["relu", "tanh"]:  # the figure is the pair: either alone compares nothing
+        raise ConfigError(f"figure1_cifar.activations={activations!r} in {PIPELINE_PARAMS.name} must be [relu, tanh]")
 
 
 def main() -> int:

@@ -45,8 +45,16 @@ def lrn_divisor_moves(lrn: Lrn | None) -> float | None:
     return max(d.high / d.low - 1 for d in lrn.divisors)
 
 
+def _figure1_words(net) -> str:
+    """Claim 1 from the four-layer net (report/figure1_net.py)."""
+    g = net.geometric
+    interval = f"{g[0]:.2f}x [{g[1]:.2f}, {g[2]:.2f}]" if g else str(net.ratio)
+    return (f"tanh/ReLU steps to {net.level:.0%}: {interval} ({net.layers}, `{net.dataset}`, "
+            f"{len(net.relu.seeds)} / {len(net.tanh.seeds)} seeds)")
+
+
 def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str, mode: str,
-          figure1: Figure1 | None) -> str:
+          figure1: Figure1 | None, net=None) -> str:
     base = found[baseline]
     if number in ABLATION_OF and number != 8:
         got = [f"`{n}` {interval(rows[n].top1)}" for n in ABLATION_OF[number] if n in rows]
@@ -56,17 +64,20 @@ def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str,
             return "not run"
         return (f"val - train error: {overfit_gap(found['no_dropout'], mode) * 100:+.1f} without dropout, "
                 f"{overfit_gap(base, mode) * 100:+.1f} with")
+    if number == 1 and net is not None:
+        return _figure1_words(net)
     if number == 1:
         if figure1 is None:
             return "not run"
         at = dict(figure1.curve).get(0.25)
-        return f"tanh/ReLU steps to 25%: {at if at is not None else 'neither reached it'} ({figure1.source})"
+        return (f"tanh/ReLU steps to 25%: {at if at is not None else 'neither reached it'} (AlexNet, "
+                f"{figure1.source})")
     if number == 10 and len(base.seeds) > 1:
         return (f"{len(base.seeds)}-net ensemble {base.metrics[mode]['err_top1'] * 100:.1f} vs one net "
                 f"{_mean_seed(base, mode) * 100:.1f} (top-1)")
     if number == 12:
         return f"{_mean_seed(base, mode) * 100:.1f} top-1 ({mode}, mean of {len(base.seeds)} seeds)"
-    return {4: "not run: the CIFAR-10 four-layer nets are not in the pipeline yet",
+    return {4: "not run: the 13pct and 11pct nets are built (models/convnet4.py) but no pipeline stage trains them yet",
             6: "not run: no experiment without crops and flips",
             11: "cannot run: needs the Fall 2011 release (15M images)",
             13: "not measured: Figure 3 shows the kernels, tower colour specificity is not computed",
@@ -74,8 +85,12 @@ def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str,
 
 
 def _failed_conditions(number: int, data: str, dataset: str, rows: dict, found: dict, baseline: str, mode: str,
-                       lrn: Lrn | None, detect: float | None) -> list[str]:
+                       lrn: Lrn | None, detect: float | None, net=None) -> list[str]:
     why = []
+    if number == 1 and net is not None:
+        dataset = net.dataset  # claim 1 is judged on the four-layer net's own data
+        if net.relu.at_edge or net.tanh.at_edge:
+            why.append("(2) a picked rate is at its grid's edge: the fastest rate is not bracketed")
     if number == 11:
         return ["needs the Fall 2011 release, which this project cannot obtain"]
     if dataset not in paper.CLAIM_DATA[data]:
@@ -102,13 +117,21 @@ def _failed_conditions(number: int, data: str, dataset: str, rows: dict, found: 
     return why
 
 
-def _verdict(number: int, rows: dict[str, AblationRow]) -> str:
+def _verdict(number: int, rows: dict[str, AblationRow], net=None) -> str:
+    if number == 1 and net is not None:
+        g = net.geometric
+        if g is None:
+            return f"bound only: {net.ratio}"
+        inside = "inside" if g[1] <= 6 <= g[2] else "outside"
+        return ("tanh slower (interval above 1)" if g[1] > 1 else "tanh faster (interval below 1)" if g[2] < 1
+                else "inconclusive (interval contains 1)") + f"; the paper's 6x is {inside}"
     names = [n for n in ABLATION_OF.get(number, ()) if n in rows]
     return "; ".join(f"`{n}`: {rows[n].verdict.text}" for n in names) if names else "see the appendix"
 
 
 def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablations: Ablations, lrn: Lrn | None,
-           figure1: Figure1 | None) -> Claims:
+           figure1: Figure1 | None, net=None) -> Claims:
+    """net: Figure 1 with the paper's four-layer net (report/figure1_net.py), which claim 1 is judged on."""
     base = found[baseline]
     rows = {r.name: r for r in ablations.rows}
     spread = pooled_spread([[found[n].metrics["per_seed"][s][mode]["err_top1"] for s in found[n].seeds]
@@ -117,11 +140,11 @@ def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablat
     detect = None if spread is None else pooled_detectable(spread, seeds)
     out = []
     for number, claim, section, words, data in paper.CLAIMS:
-        why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect)
+        why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect, net)
         testable = not why and number not in (4, 6, 13)  # nothing of these is run or measured yet
-        out.append(ClaimRow(number, claim, section, words, _ours(number, rows, found, baseline, mode, figure1),
+        out.append(ClaimRow(number, claim, section, words, _ours(number, rows, found, baseline, mode, figure1, net),
                             testable, "; ".join(why) or ("all three conditions hold" if testable else "not run"),
-                            _verdict(number, rows) if testable else "not tested"))
+                            _verdict(number, rows, net) if testable else "not tested"))
     return Claims(tuple(out), _summary(out, base, detect, seeds), detect, None if spread is None else spread.sd,
                   seeds)
 

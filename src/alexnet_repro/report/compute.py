@@ -12,6 +12,7 @@ from alexnet_repro import results as R
 from alexnet_repro.data.store import read_info
 from alexnet_repro.report import ablations, claims, confounds, paper
 from alexnet_repro.report.figure1 import figure1
+from alexnet_repro.report.figure1_net import figure1_net
 from alexnet_repro.report.figure3 import figure3
 from alexnet_repro.report.figure4 import figure4
 from alexnet_repro.report.numbers import (
@@ -71,18 +72,22 @@ def _config(result: R.ExperimentResult) -> dict:
 
 # --- summary -------------------------------------------------------------------------------------------------------
 
-def _train_count(store_dir: Path) -> str:
+def _train_count(store_dir: Path, minival: int) -> str:
+    """The training split's images, and how many of them the nets trained on (less the minival held out)."""
     try:
-        return f"{read_info(store_dir).splits['train']['count']:,} training"
+        count = read_info(store_dir).splits["train"]["count"]
     except FileNotFoundError:
         return "(store not available: training images not counted)"
+    return f"{count:,} training ({count - minival:,} trained on, {minival:,} held out as minival)" if minival else \
+        f"{count:,} training"
 
 
 def _data_words(base: R.ExperimentResult, store_dir: Path) -> str:
     """What the data is, with its counts; the dataset's name, not data.source (results.NOT_RECORDED)."""
     val = base.metrics["num_images"]
     scored = "test" if base.metrics.get("split") == "test" else "validation"
-    counts = f"{len(base.classes)} classes, {_train_count(store_dir)} and {val:,} {scored} images"
+    minival = _config(base).get("data", {}).get("minival_per_class", 0) * len(base.classes)
+    counts = f"{len(base.classes)} classes, {_train_count(store_dir, minival)} and {val:,} {scored} images"
     if base.dataset.startswith("embedded"):
         return ("the embedded generated dataset (synthetic shapes and textures in ILSVRC-2012's layout), **not "
                 f"ImageNet**: {counts}")
@@ -222,7 +227,9 @@ def _without_top5(rows: tuple[TableRow, ...]) -> tuple[TableRow, ...]:
                  TableRow(r.model, r.top1, None, r.test_top5, r.source) for r in rows)
 
 
-def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options) -> ReportNumbers:
+def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options,
+            figure1_results: dict | None = None) -> ReportNumbers:
+    """figure1_results: figure1/result.py's results by activation (Figure 1 with the paper's four-layer net)."""
     base = found[o.baseline]
     healths = health(found)
     top5 = len(base.classes) >= TOP5_MIN_CLASSES
@@ -230,6 +237,7 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
     effects = ablations.ablations(found, o.baseline, o.mode, healths)
     lrn = ablations.lrn(found, o.baseline, o.mode)
     fig1 = figure1(found, o.baseline, o.threshold)
+    fig1_net = figure1_net(figure1_results or {})
     return ReportNumbers(
         mode=o.mode, baseline=o.baseline, summary=_summary(found, skipped, o),
         table1=t1 if top5 else _without_top5(t1), table2=t2 if top5 else _without_top5(t2),
@@ -239,4 +247,5 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
         curves={name: [res.runs[s].history for s in res.seeds] for name, res in found.items()},
         facts=_facts(found, healths), provenance=base.provenance,
         commits=tuple(sorted({r.provenance["git_commit"] for r in found.values()})),
-        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1), top5_reported=top5)
+        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1, fig1_net), top5_reported=top5,
+        figure1_net=fig1_net)

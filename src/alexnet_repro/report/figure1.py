@@ -14,7 +14,7 @@ from collections import defaultdict
 import numpy as np
 
 from alexnet_repro import results as R
-from alexnet_repro.report import speed
+from alexnet_repro import speed
 from alexnet_repro.report.numbers import Figure1, Figure1Net
 
 LEVELS = tuple(float(x) for x in np.round(np.arange(0.2, 0.801, 0.05), 2))  # training-error levels of the curve

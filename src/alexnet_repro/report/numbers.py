@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alexnet_repro.report.speed import Ratio, Reach
 from alexnet_repro.report.stats import Effect, Verdict
+from alexnet_repro.speed import Ratio, Reach
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,7 @@ class ReportNumbers:
     commits: tuple[str, ...]
     claims: Claims
     top5_reported: bool  # top-5 of 10 classes or fewer is near zero for every net: not reported
+    figure1_net: object | None = None  # report/figure1_net.Figure1Net: Figure 1 with the paper's four-layer net
 
 
 @dataclass(frozen=True)

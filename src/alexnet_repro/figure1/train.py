@@ -1,0 +1,69 @@
+"""One Figure 1 net: cuda-convnet's layer file with ReLUs or tanh units, trained by SGD with the file's per-layer
+rates times `lr_scale` and no regularisation of any kind (weight decay 0, no dropout, no crops, flips or lighting:
+section 3.1), on the raw 0-255 pixels less the mean image, as cuda-convnet fed them. Lightning Fabric runs it (the
+device, its precision); the loop is a plain one, as small nets want: a Trainer would cost more than these runs.
+
+The curve is the error over each `log_every` steps' batches as they were trained on, and a run stops at its
+first point at or below the level: the figure's quantity is the step count to the level, not what follows."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from alexnet_repro.data.dataset import decoded_split
+from alexnet_repro.data.pixel_stats import PixelStats
+from alexnet_repro.data.store import ShardReader
+from alexnet_repro.figure1.result import Curve
+from alexnet_repro.models.convnet4 import convnet4
+from alexnet_repro.seeds import stream_seed
+
+
+def training_set(store_dir: str, stats_path: str, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3, side, side) float32 pixels in 0-255 less the per-pixel mean image, channels-last; (N,) labels."""
+    images = decoded_split(store_dir, "train", side)  # (N, S, S, 3) uint8, decoded once per process
+    mean = torch.from_numpy(PixelStats.load(stats_path).mean_image * 255.0)
+    if mean.shape != images.shape[1:]:
+        raise ValueError(f"{stats_path}: the mean image is {tuple(mean.shape)}, the store's images are "
+                         f"{tuple(images.shape[1:])}: run the pca stage for this store")
+    x = (images.float() - mean).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+    return x, torch.from_numpy(ShardReader(store_dir, "train").labels)
+
+
+def train_curve(fabric: L.Fabric, x: torch.Tensor, y: torch.Tensor, layers: str, activation: str, lr_scale: float,
+                seed: int, level: float, max_epochs: int, batch_size: int, log_every: int) -> Curve:
+    start = time.perf_counter()
+    torch.manual_seed(stream_seed(seed, "init", bits=32))  # the layer file's Gaussian init, this seed's draw
+    net = convnet4(layers, activation, num_classes=int(y.max()) + 1).to(memory_format=torch.channels_last)
+    groups = net.param_groups()
+    for g in groups:  # section 3.1: "no regularization of any kind"
+        g["lr"], g["weight_decay"] = g["lr"] * lr_scale, 0.0
+    net, opt = fabric.setup(net, torch.optim.SGD(groups, lr=groups[0]["lr"]))
+    x, y = fabric.to_device(x), fabric.to_device(y)
+    steps, errors, wrong, seen, step = [], [], 0.0, 0, 0
+    batches = len(y) // batch_size  # whole batches only, as cuda-convnet's
+    for epoch in range(max_epochs):
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(
+            stream_seed(seed, "figure1", epoch))).to(x.device)
+        for b in range(batches):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            logits = net(x[idx])
+            loss = F.cross_entropy(logits, y[idx])
+            opt.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            opt.step()
+            wrong += (logits.detach().argmax(1) != y[idx]).sum()
+            seen, step = seen + len(idx), step + 1
+            if step % log_every == 0:
+                steps.append(step)
+                errors.append(float(wrong) / seen)  # one host sync per logged point, not per step
+                wrong, seen = 0.0, 0
+                if errors[-1] <= level:
+                    return Curve(seed, lr_scale, tuple(steps), tuple(np.round(errors, 6).tolist()),
+                                 round(step / batches, 3), round(time.perf_counter() - start, 2))
+    return Curve(seed, lr_scale, tuple(steps), tuple(np.round(errors, 6).tolist()), float(max_epochs),
+                 round(time.perf_counter() - start, 2))
