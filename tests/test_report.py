@@ -503,3 +503,12 @@ def test_a_claim_whose_mechanism_is_absent_is_not_testable_and_says_why():
     why = claims._failed_conditions(3, "imagenet", "embedded", {"no_lrn": None}, {}, "baseline", "ten_crop", moving, 0.05)
     assert why == ["(1) data: `embedded`, not ILSVRC", "(3) detects 5.0 points at best, the paper's effect is 1.4"]
     assert "fixed before the runs" in claims.RULE
+
+
+def test_the_html_is_rendered_by_a_markdown_library():
+    """Bold, code, links as the Markdown file has them; raw HTML and ampersands shown as text (issue 24: the regular
+    expressions it replaced knew no escapes)."""
+    from alexnet_repro.report.document import _inline
+
+    assert _inline("**What** `a_b` [here](http://x) <b> & 5 < 6") == (
+        '<strong>What</strong> <code>a_b</code> <a href="http://x">here</a> &lt;b&gt; &amp; 5 &lt; 6')
