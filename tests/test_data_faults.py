@@ -166,3 +166,32 @@ def test_a_damaged_file_of_a_finished_run_is_one_line_naming_it(tmp_path, name, 
     with pytest.raises(results.ResultError) as err:
         results.load_run(run)
     assert _one_line(err).startswith(f"{run / name} cannot be read (") and "train that run again" in str(err.value)
+
+
+def test_a_huge_tar_member_is_extracted_in_bounded_memory(tmp_path):
+    """A small .tgz holding a 300 MB member of zeros (a decompression bomb's shape): extraction streams it through a
+    spool of at most 64 MB (safe_tar.SPOOL_BYTES) instead of reading it into memory whole (4.9 GB RSS for 2 GiB)."""
+    import gzip
+    import io
+    import subprocess
+    import tarfile
+
+    from conftest import PYTHON, ROOT, child_env
+
+    size = 300 << 20
+    archive = tmp_path / "bomb.tgz"
+    with gzip.open(archive, "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = size
+        tar.addfile(info, io.BytesIO(bytes(size)))
+    assert archive.stat().st_size < size // 100
+    # VmHWM, this process's own peak (getrusage's ru_maxrss carries the forking pytest's peak across exec)
+    probe = ("import re, sys; from pathlib import Path; from alexnet_repro.data.safe_tar import extract_to; "
+             "extract_to(sys.argv[1], Path(sys.argv[2])); "
+             "print(re.search(r'VmHWM:\\s+(\\d+)', Path('/proc/self/status').read_text()).group(1))")
+    done = subprocess.run([PYTHON, "-c", probe, str(archive), str(tmp_path / "out")], capture_output=True, text=True,
+                          env=child_env(), cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "zeros.bin").stat().st_size == size
+    peak_mb = int(done.stdout.split()[-1]) / 1024
+    assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB for a {size >> 20} MB member"

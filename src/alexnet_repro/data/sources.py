@@ -89,7 +89,7 @@ def read_part(part: Part) -> Iterator[tuple[str, int, bytes | np.ndarray]]:
         inner = io.BytesIO(_read_range(part.path, part.offset, part.size))
         for name, data in iter_files(f"{part.path}:{part.name}.tar", fileobj=inner):
             if not name.name.startswith("."):
-                yield f"{part.name}/{name.name}", part.label, data.getvalue()
+                yield f"{part.name}/{name.name}", part.label, data.read()
 
 
 def manifest(parts: list[Part], settings: dict) -> str:
