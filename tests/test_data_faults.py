@@ -195,3 +195,21 @@ def test_a_huge_tar_member_is_extracted_in_bounded_memory(tmp_path):
     assert (tmp_path / "out" / "zeros.bin").stat().st_size == size
     peak_mb = int(done.stdout.split()[-1]) / 1024
     assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB for a {size >> 20} MB member"
+
+
+def test_a_16_bit_grey_png_is_scaled_to_8_bits_not_clipped_to_white():
+    """Pillow's convert("RGB") clips 16-bit values: a 16-bit PNG became an all-white image in the store."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from alexnet_repro.data.resize import resize_center
+
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (64, 1))  # dark on the left, white on the right
+    buf = io.BytesIO()
+    Image.fromarray(ramp).save(buf, format="PNG")
+    assert Image.open(io.BytesIO(buf.getvalue())).mode.startswith("I")  # a 16-bit image, as Pillow reads it
+    rgb = resize_center(io.BytesIO(buf.getvalue()), 32, name="ramp.png")
+    assert rgb.shape == (32, 32, 3) and (rgb[..., 0] == rgb[..., 2]).all()
+    assert rgb[:, 0].mean() < 20 and rgb[:, -1].mean() > 235 and 100 < rgb.mean() < 155  # the ramp, scaled

@@ -80,8 +80,19 @@ def _decode_pil(data: bytes, size: int) -> np.ndarray:
     f = _dct_factor(w, h, size)
     if im.format == "JPEG" and f > 1:
         im.draft("RGB", (math.ceil(w / f), math.ceil(h / f)))  # decode at 1/2, 1/4, 1/8
+    if im.mode.startswith("I"):  # 16-bit grey (I;16, I;16B, ...) or 32-bit integer: convert("RGB") clips to white
+        return _high_bit_depth_grey(im)
     # A writable copy (torch takes it over). CMYK (Adobe-inverted or not), L, P, RGBA -> RGB.
     return np.array(im.convert("RGB"))
+
+
+def _high_bit_depth_grey(im: Image.Image) -> np.ndarray:
+    """A grey image of more than 8 bits as 8-bit RGB, scaled (65535 -> 255), not clipped: Pillow's convert("RGB")
+    turned every 16-bit value above 255 white, so a 16-bit PNG became an all-white image in the store."""
+    values = np.asarray(im, dtype=np.float64)
+    top = 65535.0 if im.mode.startswith("I;16") or values.max(initial=0) <= 65535 else float(values.max())
+    grey = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
