@@ -124,6 +124,7 @@ def test_width_multiplier_keeps_towers_equal():
 
 def test_the_factory_builds_the_papers_net_and_models_import_only_torch():
     import ast
+    import sys
     from pathlib import Path
 
     from alexnet_repro.models.alexnet import alexnet, export_config
@@ -141,7 +142,7 @@ def test_the_factory_builds_the_papers_net_and_models_import_only_torch():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module if node.module.startswith("alexnet_repro") else node.module.split(".")[0])
-    outside = {m for m in imported if m not in {"torch", "__future__", "collections", "dataclasses", "typing"}
+    outside = {m for m in imported if m != "torch" and m not in sys.stdlib_module_names
                and not m.startswith("alexnet_repro.models")}
     assert not outside, f"models/ must import only torch and the standard library, found {outside}"
 

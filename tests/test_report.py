@@ -512,3 +512,15 @@ def test_the_html_is_rendered_by_a_markdown_library():
 
     assert _inline("**What** `a_b` [here](http://x) <b> & 5 < 6") == (
         '<strong>What</strong> <code>a_b</code> <a href="http://x">here</a> &lt;b&gt; &amp; 5 &lt; 6')
+
+
+def test_depth_notes_come_from_the_nets_description():
+    """no_conv5: fc6 reads conv4's channels; no_conv3: the towers' one exchange is gone (both were missing)."""
+    base = {**SMALL_MODEL}
+    conv5 = confounds.notes(base, {**base, "remove_convs": ["conv5"]})
+    assert [n.text for n in conv5] == ["fc6 reads 96 channels instead of 64: 384 inputs instead of 256."]
+    conv3 = confounds.notes(base, {**base, "remove_convs": ["conv3"]})
+    assert any("where the two towers exchange" in n.text and not n.confound for n in conv3)
+    assert not confounds.notes(base, {**base, "remove_convs": ["conv4"]})  # conv4 -> conv5: same widths, own tower
+    one = {**base, "towers": 1}
+    assert not any("towers exchange" in n.text for n in confounds.notes(one, {**one, "remove_convs": ["conv3"]}))

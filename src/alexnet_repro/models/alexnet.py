@@ -25,7 +25,13 @@ import torch
 from torch import nn
 
 from alexnet_repro.models.lrn import ConstantGain, TowerLRN
-from alexnet_repro.models.spec import AlexNetConfig, conv1_padding, feature_map_sizes, layer_widths
+from alexnet_repro.models.spec import (
+    READS_BOTH_TOWERS,
+    AlexNetConfig,
+    conv1_padding,
+    feature_map_sizes,
+    layer_widths,
+)
 
 
 def _activation(name: str) -> nn.Module:
@@ -63,7 +69,8 @@ class AlexNet(nn.Module):
         ]
         # The middle layers (section 7's depth ablation leaves some out): conv3 reads both towers.
         channels = c2
-        for name, width, groups in (("conv3", c3, 1), ("conv4", c4, t), ("conv5", c5, t)):  # (B, 384/384/256, 13, 13)
+        for name, width in (("conv3", c3), ("conv4", c4), ("conv5", c5)):  # (B, 384/384/256, 13, 13)
+            groups = 1 if name in READS_BOTH_TOWERS else t
             if name not in spec.remove_convs:
                 layers += [(name, nn.Conv2d(channels, width, 3, padding=1, groups=groups)), (f"act{name[-1]}", act())]
                 channels = width

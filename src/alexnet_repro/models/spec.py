@@ -77,6 +77,9 @@ class AlexNetConfig:
 
 
 MIDDLE_CONVS = ("conv3", "conv4", "conv5")
+# Section 3.5's "input from": conv3 reads both towers, the one place among the convolutions where they exchange;
+# conv2, conv4 and conv5 read their own tower only.
+READS_BOTH_TOWERS = ("conv3",)
 
 
 def _out(size: int, kernel: int, stride: int, pad: int = 0) -> int:
@@ -103,6 +106,12 @@ def feature_map_sizes(spec: AlexNetConfig) -> dict[str, int]:
     p2 = _out(p1, spec.pool_kernel, spec.pool_stride)
     p5 = _out(p2, spec.pool_kernel, spec.pool_stride)
     return {"conv1": s1, "pool1": p1, "conv2": p1, "pool2": p2, "conv3": p2, "conv4": p2, "conv5": p2, "pool5": p5}
+
+
+def last_conv_width(spec: AlexNetConfig) -> int:
+    """The channels fc6 reads: the last convolution left (conv4's 384 when conv5 is removed, not conv5's 256)."""
+    names = ("conv1", "conv2", *MIDDLE_CONVS)
+    return [k for name, k in zip(names, layer_widths(spec)[0]) if name not in spec.remove_convs][-1]
 
 
 def layer_widths(spec: AlexNetConfig) -> tuple[list[int], int]:

@@ -8,7 +8,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from alexnet_repro.models.spec import AlexNetConfig, feature_map_sizes, layer_widths
+from alexnet_repro.models.spec import (
+    READS_BOTH_TOWERS,
+    AlexNetConfig,
+    feature_map_sizes,
+    last_conv_width,
+    layer_widths,
+)
 
 MAPS = ("conv1", "pool1", "pool2", "pool5")
 
@@ -26,7 +32,7 @@ def model_spec(model_config: dict) -> AlexNetConfig:
 
 
 def fc6_inputs(spec: AlexNetConfig) -> int:
-    return layer_widths(spec)[0][-1] * feature_map_sizes(spec)["pool5"] ** 2
+    return last_conv_width(spec) * feature_map_sizes(spec)["pool5"] ** 2
 
 
 def feature_maps(spec: AlexNetConfig) -> str:
@@ -41,6 +47,20 @@ def _feature_maps(base: AlexNetConfig, abl: AlexNetConfig) -> list[Note]:
     return [Note(f"its feature maps are {feature_maps(abl)} instead of {feature_maps(base)} (conv1, pool1, pool2, "
                  f"pool5): pool5 is {p}x{p} instead of {q}x{q}, so fc6 has {fc6_inputs(abl):,} inputs instead of "
                  f"{fc6_inputs(base):,}. The comparison changes the size of the net, not only the feature.", True)]
+
+
+def _depth(base: AlexNetConfig, abl: AlexNetConfig) -> list[Note]:
+    """Section 7's removals, read from the net's description: what fc6 then reads, and a lost tower exchange. The
+    paper's own removal changes the same things, so these are notes, not confounds."""
+    out = []
+    if feature_map_sizes(base) == feature_map_sizes(abl) and fc6_inputs(base) != fc6_inputs(abl):
+        out.append(Note(f"fc6 reads {last_conv_width(abl)} channels instead of {last_conv_width(base)}: "
+                        f"{fc6_inputs(abl):,} inputs instead of {fc6_inputs(base):,}.", False))
+    lost = [c for c in abl.remove_convs if c in READS_BOTH_TOWERS and c not in base.remove_convs]
+    if lost and abl.towers > 1:
+        out.append(Note(f"{', '.join(lost)} is where the two towers exchange (it reads both, section 3.5): without "
+                        "it the towers meet only at fc6.", False))
+    return out
 
 
 def _lrn_scale(base: AlexNetConfig, abl: AlexNetConfig) -> list[Note]:
@@ -68,4 +88,4 @@ def _widths(base: AlexNetConfig, abl: AlexNetConfig) -> list[Note]:
 def notes(base_model: dict, abl_model: dict) -> list[Note]:
     """Every difference beyond the ablated feature that the report should print beside its effect."""
     base, abl = model_spec(base_model), model_spec(abl_model)
-    return _feature_maps(base, abl) + _lrn_scale(base, abl) + _widths(base, abl)
+    return _feature_maps(base, abl) + _depth(base, abl) + _lrn_scale(base, abl) + _widths(base, abl)
