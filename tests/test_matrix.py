@@ -192,7 +192,8 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
     result = sh(sys.executable, "-m", "alexnet_repro.matrix", "--jobs", "2", cwd=repo)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
-    assert "4 trainings and 3 evaluations to run, 2 at a time" in out and "[7/7] " in out
+    # 4 AlexNet trainings, Figure 1's two four-layer-net stages, 3 evaluations
+    assert "6 trainings and 3 evaluations to run, 2 at a time" in out and "[9/9] " in out
     for stage in ("train@baseline-0", "train@baseline-1", "figure1@figure1_relu-0.01", "figure1@figure1_tanh-0.01"):
         assert "`Trainer.fit` stopped: `max_epochs=1` reached." in (repo / "logs" / "matrix" / f"{stage}.log").read_text()
     # on a CPU each slot is one worker process that ran its jobs inside itself (stage_worker.py); an evaluation

@@ -24,6 +24,7 @@ def test_make_setup_rebuilds_a_venv_left_half_made(tmp_path):
     `make setup` failed with `.venv/bin/pip: not found`."""
     shutil.copyfile(ROOT / "Makefile", tmp_path / "Makefile")
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    shutil.copyfile(ROOT / "constraints.txt", tmp_path / "constraints.txt")
     fake = tmp_path / "fake" / "python3"
     fake.parent.mkdir()
     fake.write_text(FAKE_PYTHON)
@@ -33,7 +34,7 @@ def test_make_setup_rebuilds_a_venv_left_half_made(tmp_path):
     done = subprocess.run(["make", "setup", f"PYTHON={fake}"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "fake" / "python.log").read_text() == "-m venv .venv\n"
-    assert (tmp_path / "fake" / "pip.log").read_text() == "install --quiet -e .[dev]\n"
+    assert (tmp_path / "fake" / "pip.log").read_text() == "install --quiet -c constraints.txt -e .[dev]\n"
     assert (tmp_path / ".venv" / ".installed").exists() and not (tmp_path / ".venv" / "bin" / "python").exists()
     again = subprocess.run(["make", "setup", f"PYTHON={fake}"], cwd=tmp_path, capture_output=True, text=True)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout  # a whole venv is kept

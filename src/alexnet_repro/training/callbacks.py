@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -100,10 +101,15 @@ class EpochHistory(L.Callback):
         self.started = time.perf_counter() - state_dict.get("elapsed_s", 0.0)
 
 
-class LastCheckpoint(L.Callback):
+class LastCheckpoint(Checkpoint):
     """last.ckpt, what `ckpt_path=` resumes from: every `every_n_steps` steps and at each epoch's end.
     (ModelCheckpoint's save_last writes only when a top-k checkpoint was saved in the same step, so it lags
-    whenever validation error does not improve.) Written through AtomicCheckpointIO: never half a file."""
+    whenever validation error does not improve.) Written through AtomicCheckpointIO: never half a file.
+
+    A Checkpoint, so that Lightning runs its epoch-end save after the best-checkpoint callback's (checkpoint
+    callbacks go last, in list order): last.ckpt then holds that epoch's best-checkpoint decision. As a plain
+    callback it saved first, and a kill between the two saves resumed a run that had forgotten the epoch's score:
+    it could pick another best epoch and export other weights than the uninterrupted run."""
 
     POLL_EVERY = 16  # steps between checks of the clock under DDP: each check is a collective
 

@@ -72,12 +72,14 @@ def wandb_run_id(run_dir: Path) -> str:
 def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
     last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
                           cfg.trainer.checkpoint_every_minutes)
+    preemption = Preemption(last)
     callbacks = [
         Throughput(),  # first: its epoch figures must be logged before EpochHistory reads them
         EpochHistory(run_dir / "history.csv"),
         best,
         last,
-        Preemption(last),  # after `last`: SIGTERM/USR1/USR2 save last.ckpt and exit non-zero (signals.py)
+        preemption,  # after `last`: SIGTERM/USR1/USR2 save last.ckpt and exit non-zero (signals.py)
+        preemption.epoch_end_stop(),  # a checkpoint callback: runs after `best` and `last` at an epoch's end
         LocalLinks(run_dir),  # no links out of the run folder (W&B's debug-core.log): links.py
     ]
     if cfg.logger.log_filters and cfg.logger.backend == "wandb":

@@ -27,6 +27,7 @@ import subprocess
 import threading
 
 import lightning as L
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def requeue_slurm_job(job_id: str) -> None:
 
 
 class Preemption(L.Callback):
-    """Place it after LastCheckpoint: at an epoch's end that callback has saved before this one stops."""
+    """Place it after LastCheckpoint, with its epoch_end_stop() after both checkpoint callbacks: a signal during
+    validation stops the run once the epoch's end is saved."""
 
     POLL_EVERY = 16  # steps between the ranks' agreement under DDP: each check is a collective
 
@@ -112,10 +114,13 @@ class Preemption(L.Callback):
         if not trainer.fast_dev_run and self._asked(trainer, every_step=False):
             self._stop(trainer, save=True)
 
-    def on_train_epoch_end(self, trainer, pl_module):
-        # A signal during validation: LastCheckpoint has just saved the epoch's end.
+    def epoch_saved(self, trainer) -> None:
+        """A signal during validation: LastCheckpoint has just saved the epoch's end (EpochEndStop calls this)."""
         if not trainer.fast_dev_run and not trainer.sanity_checking and self._asked(trainer, every_step=True):
             self._stop(trainer, save=False)
+
+    def epoch_end_stop(self) -> EpochEndStop:
+        return EpochEndStop(self)
 
     def _stop(self, trainer, save: bool) -> None:
         signum = self.received or signal.SIGTERM  # another rank's signal: the common case, TERM
@@ -149,3 +154,15 @@ class Preemption(L.Callback):
 
     def teardown(self, trainer, pl_module, stage):
         self._restore()
+
+
+class EpochEndStop(Checkpoint):
+    """Preemption's epoch-end check. A Checkpoint only for its place: Lightning runs checkpoint callbacks after all
+    others at an epoch's end, in list order, so listed after the best-checkpoint callback and LastCheckpoint it
+    stops the run once both have saved the epoch (last.ckpt then holds the epoch's best-checkpoint decision)."""
+
+    def __init__(self, preemption: Preemption):
+        self.preemption = preemption
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.preemption.epoch_saved(trainer)
