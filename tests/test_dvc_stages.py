@@ -225,3 +225,11 @@ def test_an_edit_reaches_only_the_stages_that_run_it(edited, stages):
     for name in stages:
         covering = [d for d in dep_paths(all_stages[name]) if covers(d, ROOT / edited)]
         assert not covering, f"stage {name} depends on {edited} through {covering}"
+
+
+def test_a_committed_result_is_its_stages_only_output():
+    """figure1_cifar's result is committed and adopted in a fresh clone, which has none of the stage's run folders:
+    were those an output too, recording the adopted stage fails (`output 'runs/...' does not exist`, the fresh-clone
+    `make run` of 22d5082)."""
+    outs = load_stages()["figure1_cifar"]["outs"]
+    assert [next(iter(o)) if isinstance(o, dict) else o for o in outs] == ["results/figure1-${item}.json"]

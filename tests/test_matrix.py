@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from alexnet_repro.basics import ConfigError
-from alexnet_repro.matrix import Job, compose_jobs, gpus_per_run, main, run_here, slots
+from alexnet_repro.matrix.cli import main
+from alexnet_repro.matrix.local import run_here, slots
+from alexnet_repro.matrix.plan import Job, compose_jobs, gpus_per_run
 from conftest import PYTHON, ROOT, child_env, repository_copy
 
 RUNS = Path("runs") / "embedded_tiny" / "tiny"
@@ -145,7 +147,9 @@ def test_dry_run_lists_exactly_dvcs_training_commands_and_the_slots(tmp_path, mo
                                       f"seed=0 trainer.max_epochs=1 {tail}" for e in ("figure1_relu", "figure1_tanh")}
     jobs = dict(line.split(": ", 1) for line in lines if line.startswith(("train@", "figure1@")))
     assert jobs == expected
-    assert lines[0] == "first: dvc repro resize pca resize_cifar pca_cifar" and lines[-1] == "then: dvc repro"
+    data = lines[0].removeprefix("first, the data stages that changed: ").split()
+    assert sorted(data) == sorted(["download", "resize", "pca", "download_cifar", "resize_cifar", "pca_cifar"])
+    assert lines[-1] == "then: dvc repro"
     assert "figure1_cifar@relu: python src/figure1.py activation=relu data=cifar10_embedded_tiny" in lines
     assert [line for line in lines if line.strip().startswith("slot")] == [
         "  slot 0: CUDA_VISIBLE_DEVICES=(unchanged: CPU)", "  slot 1: CUDA_VISIBLE_DEVICES=(unchanged: CPU)"]
@@ -158,10 +162,11 @@ def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monk
     settings = next(line for line in lines if "submitit jobs; settings:" in line)
     # 4 AlexNet trainings and Figure 1's two four-layer-net stages (one process each)
     assert settings.startswith("6 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
-    sizes = [line.split(": ", 1)[1] for line in lines if line.startswith(("  job train@", "  job figure1@"))]
-    assert sizes == ["gpus_per_node=2 tasks_per_node=2 nodes=1"] * 4
-    assert [line for line in lines if line.startswith("  job figure1_cifar@")] == [
-        f"  job figure1_cifar@{a}: gpus_per_node=1 tasks_per_node=1 nodes=1" for a in ("relu", "tanh")]
+    arrays = [line for line in lines if line.startswith("  an array of")]
+    assert sorted(arrays) == [
+        "  an array of 2: gpus_per_node=1 tasks_per_node=1 nodes=1: figure1_cifar@relu figure1_cifar@tanh",
+        "  an array of 4: gpus_per_node=2 tasks_per_node=2 nodes=1: train@baseline-0 train@baseline-1 "
+        "figure1@figure1_relu-0.01 figure1@figure1_tanh-0.01"]
     assert "train@baseline-1: python src/train.py +experiment=baseline seed=1" in "\n".join(lines)
     assert lines[-1] == "then: nothing (--no-repro)"
 
@@ -220,9 +225,12 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
     assert "recorded 9 of 9 jobs in dvc.lock" in out
     for stage in ("train@baseline-0", "evaluate@baseline"):
         assert "up to date" in (repo / "logs" / "matrix" / "confirm" / f"{stage}.log").read_text()
+    # both data chains first, side by side in the workers, recorded in one write too
+    assert "6 data stages to run, 2 at a time:" in out
+    for stage in ("download", "resize", "pca", "download_cifar", "resize_cifar", "pca_cifar"):
+        assert f"] {stage} done in" in out, stage
     ran = [block.split("'")[0] for block in out.split("Running stage '")[1:]]
-    data = ["download", "resize", "pca", "download_cifar", "resize_cifar", "pca_cifar"]  # both data chains, first
-    assert sorted(ran[:-1]) == sorted(data) and ran[-1] == "report", ran
+    assert ran == ["report"], ran
     finished_and_reported(repo)
 
 
@@ -243,18 +251,18 @@ def test_runs_trained_by_hand_outside_dvc_are_adopted_by_dvc_repro(tmp_path):
     finished_and_reported(repo)
 
 
-# --- the submitit path, with submitit's local executor (SLURM's is the same code with cluster="slurm") ----------
+# --- the submitit path: submitit's local executor, and SLURM's scripts through a stand-in sbatch ------------------
 
 def test_submitted_jobs_run_the_stage_command_inside_the_job_and_a_failure_names_its_log(tmp_path, capsys):
     """Each stage is one submitit job that runs `python <script> <overrides>` in the job's own process (so the
     training's signal handling hands over to submitit's); a non-zero exit fails that job only."""
-    from alexnet_repro.matrix import submit
+    from alexnet_repro.matrix.slurm import submit_and_wait
 
     (tmp_path / "conf").symlink_to(ROOT / "conf")  # the launcher's settings: conf/hydra/launcher/
     (tmp_path / "job.py").write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text(' '.join(sys.argv))\n"
                                      "sys.exit(int(sys.argv[2]))\n")
     jobs = [Job("train@ok-0", "python job.py ok.txt 0", 0, 1, 1), Job("train@bad-0", "python job.py bad.txt 3", 0, 1, 1)]
-    failed = submit(tmp_path, jobs, "submitit_local", tmp_path / "logs")
+    failed = submit_and_wait(tmp_path, jobs, "submitit_local", tmp_path / "logs")
     assert failed == [jobs[1]]
     assert (tmp_path / "ok.txt").read_text() == "job.py ok.txt 0" and (tmp_path / "bad.txt").exists()
     out = capsys.readouterr().out
@@ -262,6 +270,40 @@ def test_submitted_jobs_run_the_stage_command_inside_the_job_and_a_failure_names
     (failure,) = [line for line in out.splitlines() if "FAILED" in line]
     assert "train@bad-0" in failure and "exited with code 3" in failure and str(tmp_path / "logs" / "submitit") in failure
 
+
+
+def test_slurm_gets_an_array_per_job_size_and_dvc_repro_as_a_job_after_them(tmp_path, monkeypatch, capsys):
+    """Under --slurm the trainings go as job arrays (one per size, at most slurm.yaml's array_parallelism tasks at
+    once) and `dvc repro` as a job that SLURM starts once they all succeed; nothing waits. submitit writes the real
+    sbatch scripts; a stand-in `sbatch` keeps them and answers as SLURM's does."""
+    from alexnet_repro.matrix.slurm import submit_arrays
+
+    tools, scripts = tmp_path / "bin", tmp_path / "scripts"
+    tools.mkdir(), scripts.mkdir()
+    (tools / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (tools / "sbatch").write_text('#!/bin/sh\nn=$((100 + $(ls "$SCRIPTS" | wc -l)))\ncp "$1" "$SCRIPTS/$n.sh"\n'
+                                  'echo "Submitted batch job $n"\n')
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SCRIPTS", str(scripts))
+    (tmp_path / "conf").symlink_to(ROOT / "conf")
+    trainings = [Job(f"train@baseline-{s}", f"python src/train.py +experiment=baseline seed={s}", 2, 2, 1)
+                 for s in range(10)]
+    cifar = Job("figure1_cifar@relu", "python src/figure1.py activation=relu", 1, 1, 1)
+
+    ids = submit_arrays(tmp_path, [*trainings, cifar], "slurm", tmp_path / "logs", repro=True)
+
+    assert ids == ["100", "101", "102"]
+    ddp, lone, repro = ((scripts / f"{i}.sh").read_text().splitlines() for i in ids)
+    assert {"#SBATCH --array=0-9%8", "#SBATCH --gpus-per-node=2", "#SBATCH --ntasks-per-node=2"} <= set(ddp)
+    assert "#SBATCH --gpus-per-node=1" in lone and not any(line.startswith("#SBATCH --array") for line in lone)
+    assert {"#SBATCH --dependency=afterok:100:101", "#SBATCH --kill-on-invalid-dep=yes",
+            "#SBATCH --gpus-per-node=1"} <= set(repro)
+    assert not any("dependency" in line for line in ddp + lone)
+    out = capsys.readouterr().out
+    assert "train@baseline-9: SLURM job 100_9" in out and "figure1_cifar@relu: SLURM job 101" in out
+    assert "dvc repro: SLURM job 102, after jobs 100, 101 all succeed (afterok)" in out
 
 PARENT_OF_A_WORKER = r"""
 import json, os, subprocess, sys, time

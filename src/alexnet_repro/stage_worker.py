@@ -22,7 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
-from alexnet_repro.matrix import script_and_overrides
+from alexnet_repro.matrix.plan import script_and_overrides
 
 
 def exit_code(done: SystemExit) -> int:
