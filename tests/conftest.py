@@ -77,7 +77,7 @@ def repository_copy(work: Path, params: dict, edit=None) -> Path:
     for generated in ("reports", "results"):
         shutil.rmtree(work / generated, ignore_errors=True)
     values = yaml.safe_load((work / "params.yaml").read_text())
-    tiny_figure1 = {"figure1_cifar": {**values["figure1_cifar"], "dataset": "cifar10_embedded_tiny"}}  # seconds
+    tiny_figure1 = {"cifar": {**values["cifar"], "dataset": "cifar10_embedded_tiny"}}  # seconds
     (work / "params.yaml").write_text(yaml.safe_dump({**values, **tiny_figure1, **params}))
     if edit is not None:
         edit(work)
@@ -119,3 +119,27 @@ def compose_evaluate(experiment: str, runs_dir, out_dir, store, seeds=(0,), **se
                  "profile_name=tiny", "logger=none", *(f"{k}={v}" for k, v in values.items())]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return validate(compose(config_name="evaluate", overrides=overrides), EvaluateConfig)
+
+
+@pytest.fixture(scope="module")
+def tiny_cifar(tmp_path_factory):
+    """A 10-class CIFAR-format archive of 12 training images a class, through download -> store -> pca."""
+    import hashlib
+
+    from alexnet_repro.data.config import SourceConfig
+    from alexnet_repro.data.download import acquire
+    from alexnet_repro.data.generate_cifar10 import CifarSpec, generate_cifar10
+    from alexnet_repro.data.pca import pixel_statistics, write_statistics
+    from alexnet_repro.data.resize import build_store
+
+    root = tmp_path_factory.mktemp("cifar")
+    archive, md5s = generate_cifar10(root / "archives", CifarSpec(train_per_class=12, test_per_class=2, seed=1),
+                                     workers=1, progress=False)
+    md5s = {archive.name: hashlib.md5(archive.read_bytes()).hexdigest(), **md5s}  # not the published archive's
+    source = SourceConfig(kind="cifar10", location=str(archive), verify_md5=True, md5=md5s,
+                          download_dir=str(root / "dl"))
+    raw = acquire(source, root / "raw", progress=False)
+    build_store(raw, root / "store", resize_settings(encoding="raw", workers=1), progress=False)
+    stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
+    write_statistics(stats, mean, root / "stats" / "pca_stats.json")
+    return root

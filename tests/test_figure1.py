@@ -4,7 +4,6 @@ by net and adopts a finished result before importing torch."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 
@@ -61,29 +60,6 @@ def test_the_ratio_has_an_interval_and_a_net_that_never_reaches_the_level_makes_
     bound = figure1_net({"relu": _result("relu", never), "tanh": _result("tanh", tanh)})
     assert bound.geometric is None and bound.ratio.relation == "<="  # shown as "at most", not dropped
     assert geometric_ratio([Reach(10.0, ">")] * 2, [Reach(5.0)] * 2) is None
-
-
-@pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
-    """A 10-class CIFAR-format archive of 12 training images a class, through download -> store -> pca."""
-    from alexnet_repro.data.config import SourceConfig
-    from alexnet_repro.data.download import acquire
-    from alexnet_repro.data.generate_cifar10 import CifarSpec, generate_cifar10
-    from alexnet_repro.data.pca import pixel_statistics, write_statistics
-    from alexnet_repro.data.resize import build_store
-    from conftest import resize_settings
-
-    root = tmp_path_factory.mktemp("figure1")
-    archive, md5s = generate_cifar10(root / "archives", CifarSpec(train_per_class=12, test_per_class=2, seed=1),
-                                     workers=1, progress=False)
-    md5s = {archive.name: hashlib.md5(archive.read_bytes()).hexdigest(), **md5s}  # not the published archive's
-    source = SourceConfig(kind="cifar10", location=str(archive), verify_md5=True, md5=md5s,
-                          download_dir=str(root / "dl"))
-    raw = acquire(source, root / "raw", progress=False)
-    build_store(raw, root / "store", resize_settings(encoding="raw", workers=1), progress=False)
-    stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
-    write_statistics(stats, mean, root / "stats" / "pca_stats.json")
-    return root
 
 
 def _stage(root, out, *extra, importtime=False):

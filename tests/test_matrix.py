@@ -160,13 +160,14 @@ def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monk
     repo = make_repo(tmp_path, trainer="ddp2")
     lines = plan(repo, monkeypatch, capsys, "--slurm", "--no-repro")
     settings = next(line for line in lines if "submitit jobs; settings:" in line)
-    # 4 AlexNet trainings and Figure 1's two four-layer-net stages (one process each)
-    assert settings.startswith("6 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
+    # 4 AlexNet trainings, Figure 1's two four-layer-net stages and section 3.3's three nets (one process each)
+    assert settings.startswith("9 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
     arrays = [line for line in lines if line.startswith("  an array of")]
     assert sorted(arrays) == [
-        "  an array of 2: gpus_per_node=1 tasks_per_node=1 nodes=1: figure1_cifar@relu figure1_cifar@tanh",
         "  an array of 4: gpus_per_node=2 tasks_per_node=2 nodes=1: train@baseline-0 train@baseline-1 "
-        "figure1@figure1_relu-0.01 figure1@figure1_tanh-0.01"]
+        "figure1@figure1_relu-0.01 figure1@figure1_tanh-0.01",
+        "  an array of 5: gpus_per_node=1 tasks_per_node=1 nodes=1: figure1_cifar@relu figure1_cifar@tanh "
+        "lrn_cifar@layers-conv-local-13pct lrn_cifar@layers-conv-local-11pct lrn_cifar@layers-conv-local-11pct-no-rnorm"]
     assert "train@baseline-1: python src/train.py +experiment=baseline seed=1" in "\n".join(lines)
     assert lines[-1] == "then: nothing (--no-repro)"
 

@@ -24,6 +24,10 @@ def test_the_committed_params_pass():
     ("experiments", ["baseline", "no_lrm"], "experiments: no_lrm"),
     ("dataset", "imagenet2012", "dataset='imagenet2012'"),
     ("figure1", {"experiments": ["figure1_relu"], "lrs": "0.01", "epochs": 4}, "figure1.lrs"),
+    ("cifar", {**PARAMS["cifar"], "dataset": "cifar100"}, "cifar.dataset='cifar100'"),
+    ("cifar", {**PARAMS["cifar"], "figure1": ["relu"]}, "cifar.figure1"),
+    ("cifar", {**PARAMS["cifar"], "lrn": ["layers-conv-local-12pct"]}, "cifar.lrn"),  # a net with no crops' input
+    ("cifar", {**PARAMS["cifar"], "lrn": ["layers-80sec"]}, "cifar.lrn"),
 ])
 def test_a_bad_value_is_named(key, value, named):
     with pytest.raises(ConfigError, match=named.replace("[", r"\[")):

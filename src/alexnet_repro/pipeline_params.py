@@ -43,11 +43,16 @@ def check(params: dict) -> None:
         raise ConfigError(f"figure1.lrs={lrs!r} in {PIPELINE_PARAMS.name} must be a list of rates > 0")
     if not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"figure1.epochs={epochs!r} in {PIPELINE_PARAMS.name} must be a whole number >= 1")
-    cifar = params.get("figure1_cifar", {})
-    _exists("figure1_cifar.dataset", cifar.get("dataset"), "data")
-    activations = cifar.get("activations")
+    cifar = params.get("cifar", {})
+    _exists("cifar.dataset", cifar.get("dataset"), "data")
+    activations = cifar.get("figure1")
     if activations != ["relu", "tanh"]:  # the figure is the pair: either alone compares nothing
-        raise ConfigError(f"figure1_cifar.activations={activations!r} in {PIPELINE_PARAMS.name} must be [relu, tanh]")
+        raise ConfigError(f"cifar.figure1={activations!r} in {PIPELINE_PARAMS.name} must be [relu, tanh]")
+    from alexnet_repro.cifar_lrn.config import NETS
+
+    nets = cifar.get("lrn")
+    if not isinstance(nets, list) or not nets or any(n not in NETS for n in nets) or len(set(nets)) != len(nets):
+        raise ConfigError(f"cifar.lrn={nets!r} in {PIPELINE_PARAMS.name} must list distinct nets of {list(NETS)}")
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 # A fixed number per purpose: part of each stream's key, so that adding a purpose never moves another's draws.
-PURPOSES = {"init": 1, "order": 2, "step": 3, "figure1": 4}
+PURPOSES = {"init": 1, "order": 2, "step": 3, "figure1": 4, "cifar_lrn": 5}
 
 
 def stream_seed(seed: int, purpose: str, *position: int, bits: int = 63) -> int:

@@ -39,11 +39,12 @@ def run(cfg: Figure1Config, made: dict) -> Figure1Result:
     import lightning as L
     import torch
 
-    from alexnet_repro.figure1.train import train_curve, training_set
+    from alexnet_repro.data.raw_pixels import mean_subtracted
+    from alexnet_repro.figure1.train import train_curve
 
     torch.set_num_threads(cfg.cpu_threads)  # the rounding of a CPU run depends on it
     fabric = L.Fabric(accelerator=cfg.device if cfg.device != "auto" else "auto", devices=1, precision="32-true")
-    x, y = training_set(cfg.data.store_dir, cfg.data.stats_path, cfg.data.image_size)
+    x, y = mean_subtracted(cfg.data.store_dir, cfg.data.stats_path, cfg.data.image_size)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 

@@ -15,23 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alexnet_repro.data.dataset import decoded_split
-from alexnet_repro.data.pixel_stats import PixelStats
-from alexnet_repro.data.store import ShardReader
 from alexnet_repro.figure1.result import Curve
 from alexnet_repro.models.convnet4 import convnet4
 from alexnet_repro.seeds import stream_seed
-
-
-def training_set(store_dir: str, stats_path: str, side: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 3, side, side) float32 pixels in 0-255 less the per-pixel mean image, channels-last; (N,) labels."""
-    images = decoded_split(store_dir, "train", side)  # (N, S, S, 3) uint8, decoded once per process
-    mean = torch.from_numpy(PixelStats.load(stats_path).mean_image * 255.0)
-    if mean.shape != images.shape[1:]:
-        raise ValueError(f"{stats_path}: the mean image is {tuple(mean.shape)}, the store's images are "
-                         f"{tuple(images.shape[1:])}: run the pca stage for this store")
-    x = (images.float() - mean).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
-    return x, torch.from_numpy(ShardReader(store_dir, "train").labels)
 
 
 def train_curve(fabric: L.Fabric, x: torch.Tensor, y: torch.Tensor, layers: str, activation: str, lr_scale: float,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from alexnet_repro.basics import ConfigError
 
-# dvc.yaml's stages that train (figure1_cifar: Figure 1's four-layer nets, one activation a job); everything after
-# them is `dvc repro`'s
-TRAINING_STAGES = ("train", "figure1", "figure1_cifar")
+# dvc.yaml's stages that train (figure1_cifar: Figure 1's four-layer nets, one activation a job; lrn_cifar: section
+# 3.3's conv-local nets, one net a job); everything after them is `dvc repro`'s
+TRAINING_STAGES = ("train", "figure1", "figure1_cifar", "lrn_cifar")
 EVALUATION_STAGES = ("evaluate", "evaluate_figure1")  # run side by side too, on CPU workers, after their trainings
 LOG_DIR = Path("logs") / "matrix"  # under the repository root: <stage>.log per local job, submitit/ for SLURM's
 
@@ -111,7 +111,8 @@ def compose_jobs(root: Path, stages: list[tuple], visible: int) -> list[Job]:
     training's size from its trainer preset; an evaluation takes one GPU when there is one."""
     from hydra import compose, initialize_config_dir
 
-    import alexnet_repro.evaluation.config  # noqa: F401  (registers the schemas)
+    import alexnet_repro.cifar_lrn.config  # noqa: F401  (registers the schemas)
+    import alexnet_repro.evaluation.config  # noqa: F401
     import alexnet_repro.figure1.config  # noqa: F401
     import alexnet_repro.training.config  # noqa: F401
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from alexnet_repro import results as R
 from alexnet_repro.atomic import atomic_dir, atomic_path
+from alexnet_repro.cifar_lrn import result as cifar_lrn_result
 from alexnet_repro.figure1 import result as figure1_result
 from alexnet_repro.report.compute import Options, compute
 from alexnet_repro.report.document import Figure, to_html, to_markdown
@@ -21,7 +22,7 @@ def numbers(cfg) -> ReportNumbers:
         raise FileNotFoundError(f"{o.results_dir / o.baseline / R.RESULT_JSON} (dataset {o.dataset}, profile "
                                 f"{o.profile}) is missing: the report compares every ablation with the baseline, so "
                                 "evaluate it first")
-    return compute(found, skipped, o, figure1_result.load_all(o.results_dir))
+    return compute(found, skipped, o, figure1_result.load_all(o.results_dir), cifar_lrn_result.load_all(o.results_dir))
 
 
 def build_report(cfg):

@@ -10,7 +10,7 @@ from alexnet_repro import results as R
 from alexnet_repro.report import paper
 from alexnet_repro.report.fmt import interval
 from alexnet_repro.report.numbers import AblationRow, Ablations, ClaimRow, Claims, Figure1, Lrn
-from alexnet_repro.report.stats import pooled_detectable, pooled_spread
+from alexnet_repro.report.stats import Effect, decided, pooled_detectable, pooled_spread
 
 DIVISOR_MOVES = 0.01  # LRN normalises only if its divisor moves by at least 1% over the measured window sums
 OVERFIT_GAP = 0.05  # an overfitting claim needs validation error at least 5 points above training error
@@ -53,9 +53,23 @@ def _figure1_words(net) -> str:
             f"{len(net.relu.seeds)} / {len(net.tanh.seeds)} seeds)")
 
 
+def _cifar_lrn_words(c) -> str:
+    """Claim 4 from the conv-local nets (report/cifar_lrn.py)."""
+    short = {n.net: n.net.removeprefix("layers-conv-local-") for n in c.nets}
+    errors = ", ".join(f"{short[n.net]} {n.mean * 100:.1f}" for n in c.nets)
+    seeds = sorted({len(n.seeds) for n in c.nets})
+    pair = f"; 13pct - 11pct {interval(c.pair)}" if c.pair else ""
+    alone = f"; normalisation alone (11pct less its cmrnorm) {interval(c.normalisation)}" if c.normalisation else ""
+    views = "the centre view" if c.views == "center" else "ten views"
+    return (f"test error {errors} (`{c.dataset}`, {c.epochs} epoch{'s' if c.epochs != 1 else ''}, "
+            f"{'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''}, {views}){pair}{alone}")
+
+
 def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str, mode: str,
-          figure1: Figure1 | None, net=None) -> str:
+          figure1: Figure1 | None, net=None, lrn_cifar=None) -> str:
     base = found[baseline]
+    if number == 4:
+        return _cifar_lrn_words(lrn_cifar) if lrn_cifar is not None else "not run"
     if number in ABLATION_OF and number != 8:
         got = [f"`{n}` {interval(rows[n].top1)}" for n in ABLATION_OF[number] if n in rows]
         return "; ".join(got) or "not run"
@@ -77,16 +91,23 @@ def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str,
                 f"{_mean_seed(base, mode) * 100:.1f} (top-1)")
     if number == 12:
         return f"{_mean_seed(base, mode) * 100:.1f} top-1 ({mode}, mean of {len(base.seeds)} seeds)"
-    return {4: "not run: the 13pct and 11pct nets are built (models/convnet4.py) but no pipeline stage trains them yet",
-            6: "not run: no experiment without crops and flips",
+    return {6: "not run: no experiment without crops and flips",
             11: "cannot run: needs the Fall 2011 release (15M images)",
             13: "not measured: Figure 3 shows the kernels, tower colour specificity is not computed",
             14: "shown (Figure 4), not measured"}.get(number, "not run")
 
 
 def _failed_conditions(number: int, data: str, dataset: str, rows: dict, found: dict, baseline: str, mode: str,
-                       lrn: Lrn | None, detect: float | None, net=None) -> list[str]:
+                       lrn: Lrn | None, detect: float | None, net=None, lrn_cifar=None) -> list[str]:
     why = []
+    if number == 4:
+        if lrn_cifar is None:
+            return ["not run in this pipeline"]
+        dataset = lrn_cifar.dataset  # claim 4 is judged on the conv-local nets' own data and seeds
+        spread = pooled_spread([list(n.test_errors) for n in lrn_cifar.nets])  # the rule's (3), on these nets
+        detect = None if spread is None else pooled_detectable(spread, min(len(n.seeds) for n in lrn_cifar.nets))
+        if lrn_cifar.divisor_moves is not None and lrn_cifar.divisor_moves < DIVISOR_MOVES:
+            why.append(f"(2) cmrnorm's divisor moved by {lrn_cifar.divisor_moves:.2%} at most: a constant gain here")
     if number == 1 and net is not None:
         dataset = net.dataset  # claim 1 is judged on the four-layer net's own data
         if net.relu.at_edge or net.tanh.at_edge:
@@ -117,7 +138,17 @@ def _failed_conditions(number: int, data: str, dataset: str, rows: dict, found: 
     return why
 
 
-def _verdict(number: int, rows: dict[str, AblationRow], net=None) -> str:
+def _pair_verdict(e: Effect) -> str:
+    """Claim 4's, on 13pct - 11pct alone (its own data and seeds: a family of one)."""
+    inside = "inside" if e.low <= 0.02 <= e.high else "outside"
+    said = ("13pct worse (interval above 0)" if e.low > 0 else "13pct better (interval below 0)") if decided(e) \
+        else "inconclusive (interval contains 0)"
+    return f"{said}; the paper's +2.0 is {inside}"
+
+
+def _verdict(number: int, rows: dict[str, AblationRow], net=None, lrn_cifar=None) -> str:
+    if number == 4 and lrn_cifar is not None and lrn_cifar.pair is not None and lrn_cifar.pair.low is not None:
+        return _pair_verdict(lrn_cifar.pair)
     if number == 1 and net is not None:
         g = net.geometric
         if g is None:
@@ -130,8 +161,9 @@ def _verdict(number: int, rows: dict[str, AblationRow], net=None) -> str:
 
 
 def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablations: Ablations, lrn: Lrn | None,
-           figure1: Figure1 | None, net=None) -> Claims:
-    """net: Figure 1 with the paper's four-layer net (report/figure1_net.py), which claim 1 is judged on."""
+           figure1: Figure1 | None, net=None, lrn_cifar=None) -> Claims:
+    """net: Figure 1 with the paper's four-layer net (report/figure1_net.py), which claim 1 is judged on; lrn_cifar:
+    section 3.3's conv-local nets (report/cifar_lrn.py), which claim 4 is judged on."""
     base = found[baseline]
     rows = {r.name: r for r in ablations.rows}
     spread = pooled_spread([[found[n].metrics["per_seed"][s][mode]["err_top1"] for s in found[n].seeds]
@@ -140,11 +172,12 @@ def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablat
     detect = None if spread is None else pooled_detectable(spread, seeds)
     out = []
     for number, claim, section, words, data in paper.CLAIMS:
-        why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect, net)
-        testable = not why and number not in (4, 6, 13)  # nothing of these is run or measured yet
-        out.append(ClaimRow(number, claim, section, words, _ours(number, rows, found, baseline, mode, figure1, net),
-                            testable, "; ".join(why) or ("all three conditions hold" if testable else "not run"),
-                            _verdict(number, rows, net) if testable else "not tested"))
+        why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect, net, lrn_cifar)
+        testable = not why and number not in (6, 13)  # nothing of these is run or measured yet
+        out.append(ClaimRow(number, claim, section, words,
+                            _ours(number, rows, found, baseline, mode, figure1, net, lrn_cifar), testable,
+                            "; ".join(why) or ("all three conditions hold" if testable else "not run"),
+                            _verdict(number, rows, net, lrn_cifar) if testable else "not tested"))
     return Claims(tuple(out), _summary(out, base, detect, seeds), detect, None if spread is None else spread.sd,
                   seeds)
 

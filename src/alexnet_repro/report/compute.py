@@ -11,6 +11,7 @@ import numpy as np
 from alexnet_repro import results as R
 from alexnet_repro.data.store import read_info
 from alexnet_repro.report import ablations, claims, confounds, paper
+from alexnet_repro.report.cifar_lrn import cifar_lrn
 from alexnet_repro.report.figure1 import figure1
 from alexnet_repro.report.figure1_net import figure1_net
 from alexnet_repro.report.figure3 import figure3
@@ -228,8 +229,9 @@ def _without_top5(rows: tuple[TableRow, ...]) -> tuple[TableRow, ...]:
 
 
 def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options,
-            figure1_results: dict | None = None) -> ReportNumbers:
-    """figure1_results: figure1/result.py's results by activation (Figure 1 with the paper's four-layer net)."""
+            figure1_results: dict | None = None, lrn_results: dict | None = None) -> ReportNumbers:
+    """figure1_results: figure1/result.py's results by activation (Figure 1 with the paper's four-layer net);
+    lrn_results: cifar_lrn/result.py's by net (section 3.3's CIFAR-10 claim)."""
     base = found[o.baseline]
     healths = health(found)
     top5 = len(base.classes) >= TOP5_MIN_CLASSES
@@ -238,6 +240,7 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
     lrn = ablations.lrn(found, o.baseline, o.mode)
     fig1 = figure1(found, o.baseline, o.threshold)
     fig1_net = figure1_net(figure1_results or {})
+    lrn_cifar = cifar_lrn(lrn_results or {})
     return ReportNumbers(
         mode=o.mode, baseline=o.baseline, summary=_summary(found, skipped, o),
         table1=t1 if top5 else _without_top5(t1), table2=t2 if top5 else _without_top5(t2),
@@ -247,5 +250,5 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
         curves={name: [res.runs[s].history for s in res.seeds] for name, res in found.items()},
         facts=_facts(found, healths), provenance=base.provenance,
         commits=tuple(sorted({r.provenance["git_commit"] for r in found.values()})),
-        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1, fig1_net), top5_reported=top5,
-        figure1_net=fig1_net)
+        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1, fig1_net, lrn_cifar), top5_reported=top5,
+        figure1_net=fig1_net, cifar_lrn=lrn_cifar)

@@ -229,6 +229,7 @@ class ReportNumbers:
     claims: Claims
     top5_reported: bool  # top-5 of 10 classes or fewer is near zero for every net: not reported
     figure1_net: object | None = None  # report/figure1_net.Figure1Net: Figure 1 with the paper's four-layer net
+    cifar_lrn: object | None = None  # report/cifar_lrn.CifarLrn: section 3.3's CIFAR-10 claim
 
 
 @dataclass(frozen=True)
