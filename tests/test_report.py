@@ -186,8 +186,8 @@ def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict |
     config = {"data": {"image_size": 128, "batch_size": 8},
               "model": {**SMALL_MODEL, "num_classes": len(classes), **(model or {})}, "optim": {"lr": lr}}
     runs = {s: results.SeedRun({"wandb_url": None, **({"health": health[s]} if health and s in health else {})},
-                               config, _history(8, train_errors or [0.7, 0.5, 0.3], 60.0, extra))
-            for s in seed_names}
+                               {**config, "seed": k}, _history(8, train_errors or [0.7, 0.5, 0.3], 60.0, extra))
+            for k, s in enumerate(seed_names)}
     val_f = rng.normal(size=(len(labels), 16)).astype(np.float16)
     result = results.ExperimentResult(
         name, dataset, "tiny", seed_names, labels, list(val.names), top5,
@@ -524,3 +524,34 @@ def test_depth_notes_come_from_the_nets_description():
     assert not confounds.notes(base, {**base, "remove_convs": ["conv4"]})  # conv4 -> conv5: same widths, own tower
     one = {**base, "towers": 1}
     assert not any("towers exchange" in n.text for n in confounds.notes(one, {**one, "remove_convs": ["conv3"]}))
+
+
+def test_colour_share_is_zero_for_grey_kernels_one_for_opponent_ones_and_two_thirds_for_noise():
+    rng = np.random.default_rng(0)
+    pattern = rng.normal(size=(1, 1, 11, 11))
+    grey = np.repeat(pattern, 3, axis=1)
+    opponent = np.concatenate([pattern, -pattern, 0 * pattern], axis=1)
+    assert kernels.colour_shares(grey) == pytest.approx([0.0], abs=1e-12)
+    assert kernels.colour_shares(opponent) == pytest.approx([1.0])
+    noise = rng.normal(size=(2000, 3, 11, 11))
+    assert kernels.colour_shares(noise).mean() == pytest.approx(kernels.COLOUR_WHITE_NOISE, abs=0.01)
+    both = np.concatenate([np.repeat(grey, 4, axis=0), np.repeat(opponent, 4, axis=0)])  # tower 1 grey, 2 colour
+    assert kernels.tower_colour(both, 2) == pytest.approx((0.0, 1.0), abs=1e-12)
+    assert kernels.specialisation(both[::-1], 2) == pytest.approx(1.0)  # modulo a renumbering of the towers
+    assert kernels.specialisation(both, 1) is None
+
+
+def test_figure3_compares_each_seed_with_its_own_initial_weights_as_training_drew_them():
+    """Training seeds its initial weights with seeds.init_seed(seed) and builds the net first: the report's rebuilt
+    conv1 of seed s is exactly the one training started from (it compared with torch seeds 0-2 before)."""
+    import lightning as L
+
+    from alexnet_repro.seeds import init_seed
+    from alexnet_repro.training.module import AlexNetModule
+
+    model = {"width": 0.25, "input_size": 115, "towers": 2}
+    for seed in (0, 3):
+        L.seed_everything(init_seed(seed))  # as training/fit.py does before it builds the module
+        module = AlexNetModule({**model, "num_classes": 10}, {})
+        started = module.net.features.conv1.weight.detach().numpy()
+        np.testing.assert_array_equal(kernels.initial_conv1(model, 10, init_seed(seed)), started)

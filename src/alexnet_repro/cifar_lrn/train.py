@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from alexnet_repro.cifar_lrn.result import SeedResult
 from alexnet_repro.models.convnet4 import convnet4
 from alexnet_repro.models.convnet4_spec import CMRNormLayer
-from alexnet_repro.seeds import stream_seed
+from alexnet_repro.seeds import init_seed, stream_seed
 
 
 def crops(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor, side: int) -> torch.Tensor:
@@ -82,7 +82,7 @@ def train_and_test(fabric: L.Fabric, train: tuple, test: tuple, layers: str, see
                    cuts: list, crop: int, views: str, batch_size: int) -> SeedResult:
     start = time.perf_counter()
     x, y = (fabric.to_device(t) for t in train)
-    torch.manual_seed(stream_seed(seed, "init", bits=32))  # the layer file's Gaussian init, this seed's draw
+    torch.manual_seed(init_seed(seed))  # the layer file's Gaussian init, this seed's draw
     raw = convnet4(layers, num_classes=int(y.max()) + 1).to(memory_format=torch.channels_last)
     groups = raw.param_groups()  # the file's rates, momenta and weight decay, layer by layer
     base = [g["lr"] for g in groups]

@@ -17,13 +17,13 @@ import torch.nn.functional as F
 
 from alexnet_repro.figure1.result import Curve
 from alexnet_repro.models.convnet4 import convnet4
-from alexnet_repro.seeds import stream_seed
+from alexnet_repro.seeds import init_seed, stream_seed
 
 
 def train_curve(fabric: L.Fabric, x: torch.Tensor, y: torch.Tensor, layers: str, activation: str, lr_scale: float,
                 seed: int, level: float, max_epochs: int, batch_size: int, log_every: int) -> Curve:
     start = time.perf_counter()
-    torch.manual_seed(stream_seed(seed, "init", bits=32))  # the layer file's Gaussian init, this seed's draw
+    torch.manual_seed(init_seed(seed))  # the layer file's Gaussian init, this seed's draw
     net = convnet4(layers, activation, num_classes=int(y.max()) + 1).to(memory_format=torch.channels_last)
     groups = net.param_groups()
     for g in groups:  # section 3.1: "no regularization of any kind"

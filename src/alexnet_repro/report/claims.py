@@ -9,7 +9,7 @@ import numpy as np
 from alexnet_repro import results as R
 from alexnet_repro.report import paper
 from alexnet_repro.report.fmt import interval
-from alexnet_repro.report.numbers import AblationRow, Ablations, ClaimRow, Claims, Figure1, Lrn
+from alexnet_repro.report.numbers import AblationRow, Ablations, ClaimRow, Claims, Figure1, Figure3, Lrn
 from alexnet_repro.report.stats import Effect, decided, pooled_detectable, pooled_spread
 
 DIVISOR_MOVES = 0.01  # LRN normalises only if its divisor moves by at least 1% over the measured window sums
@@ -65,11 +65,23 @@ def _cifar_lrn_words(c) -> str:
             f"{'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''}, {views}){pair}{alone}")
 
 
+def _colour_words(f: Figure3 | None) -> str:
+    """Claim 13 from Figure 3's tower colour shares (report/figure3.py)."""
+    if f is None or not f.colour or f.towers < 2:
+        return "not measured: " + ("one tower" if f is not None and f.towers < 2 else "no conv1 kernels")
+    gap = [max(t) - min(t) for t in f.colour]
+    init = [max(t) - min(t) for t in f.colour_init]
+    return (f"towers' colour-share gap {np.mean(gap) * 100:.1f} points trained, {np.mean(init) * 100:.1f} at the "
+            f"same runs' init (mean of {len(gap)} seed{'s' if len(gap) != 1 else ''}; Figure 3)")
+
+
 def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str, mode: str,
-          figure1: Figure1 | None, net=None, lrn_cifar=None) -> str:
+          figure1: Figure1 | None, net=None, lrn_cifar=None, figure3: Figure3 | None = None) -> str:
     base = found[baseline]
     if number == 4:
         return _cifar_lrn_words(lrn_cifar) if lrn_cifar is not None else "not run"
+    if number == 13:
+        return _colour_words(figure3)
     if number in ABLATION_OF and number != 8:
         got = [f"`{n}` {interval(rows[n].top1)}" for n in ABLATION_OF[number] if n in rows]
         return "; ".join(got) or "not run"
@@ -93,7 +105,6 @@ def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str,
         return f"{_mean_seed(base, mode) * 100:.1f} top-1 ({mode}, mean of {len(base.seeds)} seeds)"
     return {6: "not run: no experiment without crops and flips",
             11: "cannot run: needs the Fall 2011 release (15M images)",
-            13: "not measured: Figure 3 shows the kernels, tower colour specificity is not computed",
             14: "shown (Figure 4), not measured"}.get(number, "not run")
 
 
@@ -161,7 +172,7 @@ def _verdict(number: int, rows: dict[str, AblationRow], net=None, lrn_cifar=None
 
 
 def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablations: Ablations, lrn: Lrn | None,
-           figure1: Figure1 | None, net=None, lrn_cifar=None) -> Claims:
+           figure1: Figure1 | None, net=None, lrn_cifar=None, figure3: Figure3 | None = None) -> Claims:
     """net: Figure 1 with the paper's four-layer net (report/figure1_net.py), which claim 1 is judged on; lrn_cifar:
     section 3.3's conv-local nets (report/cifar_lrn.py), which claim 4 is judged on."""
     base = found[baseline]
@@ -173,9 +184,9 @@ def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablat
     out = []
     for number, claim, section, words, data in paper.CLAIMS:
         why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect, net, lrn_cifar)
-        testable = not why and number not in (6, 13)  # nothing of these is run or measured yet
+        testable = not why and number not in (6, 13)  # 6: not run; 13: measured, but the paper gives no number
         out.append(ClaimRow(number, claim, section, words,
-                            _ours(number, rows, found, baseline, mode, figure1, net, lrn_cifar), testable,
+                            _ours(number, rows, found, baseline, mode, figure1, net, lrn_cifar, figure3), testable,
                             "; ".join(why) or ("all three conditions hold" if testable else "not run"),
                             _verdict(number, rows, net, lrn_cifar) if testable else "not tested"))
     return Claims(tuple(out), _summary(out, base, detect, seeds), detect, None if spread is None else spread.sd,

@@ -241,14 +241,16 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
     fig1 = figure1(found, o.baseline, o.threshold)
     fig1_net = figure1_net(figure1_results or {})
     lrn_cifar = cifar_lrn(lrn_results or {})
+    fig3 = figure3(found, o.baseline)
     return ReportNumbers(
         mode=o.mode, baseline=o.baseline, summary=_summary(found, skipped, o),
         table1=t1 if top5 else _without_top5(t1), table2=t2 if top5 else _without_top5(t2),
         spread=_spread(found, o), checkpoints=checkpoints(found), health_rule=HEALTH_RULE, health=healths,
-        ablations=effects, lrn=lrn, figure1=fig1, figure3=figure3(found, o.baseline),
+        ablations=effects, lrn=lrn, figure1=fig1, figure3=fig3,
         figure4=figure4(base, o.mode, o.store_dir, o.neighbours, o.queries),
         curves={name: [res.runs[s].history for s in res.seeds] for name, res in found.items()},
         facts=_facts(found, healths), provenance=base.provenance,
         commits=tuple(sorted({r.provenance["git_commit"] for r in found.values()})),
-        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1, fig1_net, lrn_cifar), top5_reported=top5,
+        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1, fig1_net, lrn_cifar, fig3),
+        top5_reported=top5,
         figure1_net=fig1_net, cifar_lrn=lrn_cifar)

@@ -1,6 +1,8 @@
-"""Figure 3 as numbers: the conv1 low-frequency share (kernels.py) of every seed, against freshly initialised
-kernels and, when it was run, against a net trained on shuffled labels (the `shuffled_labels` experiment: what
-training imprints without learning the classes, which tells learned detectors from a low-pass imprint)."""
+"""Figure 3 as numbers, per seed of the baseline and against that run's own initial weights (rebuilt from its seed:
+seeds.init_seed): the conv1 low-frequency share (learned detectors or noise) and the towers' colour specialisation
+(section 6.1: one tower's kernels largely colour-agnostic, the other's colour-specific), and the low-frequency share
+of a net trained on shuffled labels when it was run (the `shuffled_labels` experiment: what training imprints
+without learning the classes, which tells learned detectors from a low-pass imprint)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import numpy as np
 from alexnet_repro import results as R
 from alexnet_repro.report import kernels
 from alexnet_repro.report.numbers import Figure3
+from alexnet_repro.seeds import init_seed
 
-INIT_SEEDS = (0, 1, 2)  # fresh initialisations that the trained kernels are compared with
 SHUFFLED = "shuffled_labels"
 
 
@@ -28,11 +30,17 @@ def figure3(found: dict[str, R.ExperimentResult], baseline: str) -> Figure3 | No
     trained, every = _seed_kernels(base)
     if not trained:
         return None
-    model = base.runs[base.seeds[0]].config.get("model", {})
-    init = tuple(kernels.low_frequency_share(kernels.initial_conv1(model, len(base.classes), s)) for s in INIT_SEEDS)
+    names = base.seeds[:len(trained)]
+    seeds = tuple(int(base.runs[s].config["seed"]) for s in names)
+    model = base.runs[names[0]].config.get("model", {})
+    init = [kernels.initial_conv1(model, len(base.classes), init_seed(s)) for s in seeds]
     shuffled = None
     if SHUFFLED in found:
         shuffled = tuple(kernels.low_frequency_share(k) for k in _seed_kernels(found[SHUFFLED])[0]) or None
-    return Figure3(trained[0], base.towers, tuple(kernels.low_frequency_share(k) for k in trained),
+    towers = base.towers
+    return Figure3(trained[0], towers, tuple(kernels.low_frequency_share(k) for k in trained),
                    "every seed" if every else "the first seed only (this result holds no conv1_seeds)",
-                   init, INIT_SEEDS, shuffled, kernels.white_noise_share(trained[0].shape[-1]))
+                   tuple(kernels.low_frequency_share(k) for k in init), seeds, shuffled,
+                   kernels.white_noise_share(trained[0].shape[-1]),
+                   tuple(kernels.tower_colour(k, towers) for k in trained),
+                   tuple(kernels.tower_colour(k, towers) for k in init))

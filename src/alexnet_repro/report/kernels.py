@@ -42,6 +42,37 @@ def low_frequency_share(kernels: np.ndarray, radius: float = LOW_RADIUS) -> floa
     return float(np.nanmean(low_frequency_shares(kernels, radius)))
 
 
+def colour_shares(kernels: np.ndarray) -> np.ndarray:
+    """(K,) share of each kernel's energy off the grey axis: |w - grey(w)|^2 / |w|^2, grey(w) the mean over the
+    colour channels at each pixel, each channel's spatial mean removed first. 0 for a colour-agnostic kernel (the
+    same pattern in R, G and B), 2/3 expected for random ones, 1 for a purely colour-opponent one."""
+    k = np.asarray(kernels, dtype=np.float64)
+    k = k - k.mean(axis=(-2, -1), keepdims=True)
+    off = ((k - k.mean(axis=1, keepdims=True)) ** 2).sum(axis=(1, 2, 3))
+    total = (k ** 2).sum(axis=(1, 2, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, off / total, np.nan)
+
+
+def tower_colour(kernels: np.ndarray, towers: int) -> tuple[float, ...]:
+    """Mean colour share (colour_shares) of each tower's kernels: conv1's K kernels split into `towers` equal
+    groups in order, as the grouped convolution splits them."""
+    shares = colour_shares(kernels)
+    return tuple(float(np.nanmean(group)) for group in np.split(shares, towers))
+
+
+def specialisation(kernels: np.ndarray, towers: int) -> float | None:
+    """How far the towers differ in colour: the largest tower mean colour share less the smallest (section 6.1's
+    claim, 'modulo a renumbering of the GPUs'); None for one tower."""
+    if towers < 2:
+        return None
+    means = tower_colour(kernels, towers)
+    return max(means) - min(means)
+
+
+COLOUR_WHITE_NOISE = 2 / 3  # expected colour share of a kernel with independent channels of equal variance
+
+
 def white_noise_share(size: int = 11, radius: float = LOW_RADIUS) -> float:
     """Expected share for white-noise kernels: the non-zero frequency bins within the radius, over all non-zero."""
     r = _radii(size, size)
@@ -49,8 +80,8 @@ def white_noise_share(size: int = 11, radius: float = LOW_RADIUS) -> float:
 
 
 def initial_conv1(model_config: dict, num_classes: int, seed: int) -> np.ndarray:
-    """conv1 weights (K, 3, 11, 11) of a freshly initialised net with this run's model config and torch seed.
-    The global torch RNG is left as it was."""
+    """conv1 weights (K, 3, 11, 11) of a freshly initialised net with this run's model config and torch seed
+    (seeds.init_seed(run seed) gives a run's own initial weights). The global torch RNG is left as it was."""
     spec = model_spec({**model_config, "num_classes": num_classes})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -167,10 +167,12 @@ class Figure3:
     towers: int
     trained: tuple[float, ...]  # low-frequency share per seed
     seeds_source: str  # "every seed" or "the first seed only (no conv1_seeds in this result)"
-    init: tuple[float, ...]
-    init_seeds: tuple[int, ...]
+    init: tuple[float, ...]  # each trained seed's own initial conv1
+    init_seeds: tuple[int, ...]  # the runs' seeds (their initial weights rebuilt from seeds.init_seed)
     shuffled: tuple[float, ...] | None  # the shuffled_labels control; None: not run
     white_noise: float
+    colour: tuple[tuple[float, ...], ...] = ()  # per seed, each tower's mean colour share (kernels.tower_colour)
+    colour_init: tuple[tuple[float, ...], ...] = ()  # the same of each seed's initial conv1
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def figure3(f: Figure3 | None, fig_dir: Path) -> list:
     if f is None:
         return [head, Paragraph("The result holds no conv1 kernels.")]
     rows = [[f"trained (baseline, {f.seeds_source})", _shares(f.trained)],
-            [f"freshly initialised (torch seeds {', '.join(map(str, f.init_seeds))})", _shares(f.init)],
+            [f"the same runs' initial weights (seeds {', '.join(map(str, f.init_seeds))})", _shares(f.init)],
             ["trained on shuffled labels (`shuffled_labels`)",
              "control not run" if f.shuffled is None else _shares(f.shuffled)],
             ["white noise (expected)", f"{f.white_noise:.1%}"]]
@@ -114,7 +114,27 @@ def figure3(f: Figure3 | None, fig_dir: Path) -> list:
                       "of zero frequency, averaged over the kernels. Smooth, oriented filters like the paper's put "
                       "most of their energy there; random kernels spread it over all frequencies. A net trained on "
                       "shuffled labels separates learned detectors from a low-pass imprint of training itself."),
-            Table(["conv1", "low-frequency share"], rows)]
+            Table(["conv1", "low-frequency share"], rows), *_colour(f)]
+
+
+def _colour(f: Figure3) -> list:
+    """Section 6.1's tower specialisation: each tower's mean colour share, per seed, trained and at init."""
+    if f.towers < 2 or not f.colour:
+        return [Paragraph("Tower colour specialisation: not measured (one tower).")]
+    towers = range(1, f.towers + 1)
+    def gap(means: tuple[float, ...]) -> str:
+        return f"{(max(means) - min(means)) * 100:.1f}"
+
+    rows = [[str(seed), *(f"{x:.1%}" for x in trained), gap(trained), gap(init)]
+            for seed, trained, init in zip(f.init_seeds, f.colour, f.colour_init)]
+    return [Paragraph("Do the towers specialise in colour? Section 6.1: tower 1's kernels are largely colour-agnostic, "
+                      "tower 2's colour-specific, in every run 'modulo a renumbering of the GPUs'. For each kernel, "
+                      "the share of its energy off the grey axis (each channel's spatial mean removed; 0: the same "
+                      f"pattern in R, G and B; {kernels.COLOUR_WHITE_NOISE:.0%} expected for random kernels; 1: "
+                      "purely colour-opponent), averaged per tower; the gap between the towers is the measure, "
+                      "against the same run's initial weights."),
+            Table(["seed", *(f"tower {t}: colour share" for t in towers), "gap, trained (points)",
+                   "gap at init (points)"], rows)]
 
 
 def _rate(x: float | None, reason: str | None = None) -> str:

@@ -24,7 +24,7 @@ from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.data.store import downscale, read_info
 from alexnet_repro.export import FILENAME, LAST_FILENAME, ExportError, load_model, save_model
 from alexnet_repro.results import read_history, write_train_summary
-from alexnet_repro.seeds import stream_seed
+from alexnet_repro.seeds import init_seed
 from alexnet_repro.training import resume
 from alexnet_repro.training.callbacks import (
     AtomicCheckpointIO,
@@ -138,7 +138,7 @@ def fit(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path, extra_callb
     if start.adopted is not None:
         return start.adopted
     ckpt_path = start.checkpoint
-    L.seed_everything(stream_seed(cfg.seed, "init", bits=32), workers=True)  # the initial weights' own stream
+    L.seed_everything(init_seed(cfg.seed), workers=True)  # the initial weights' own stream
 
     stats = PixelStats.load(cfg.data.stats_path)
     a = cfg.augment
