@@ -229,3 +229,17 @@ def test_evaluate_runs_nothing_from_a_hostile_model_in_a_run_folder(tiny_data, t
         evaluate(compose_evaluate("x", tmp_path / "runs", tmp_path / "out", tiny_data["store"]))
     assert one_line_naming(err, runs / "model.pt")
     assert not marker.exists()
+
+
+def test_figure4_searches_only_the_images_the_nets_trained_on(tiny_results, tiny_data):
+    """The fc7 neighbours were searched over the whole training split, minival included: images the nets never
+    trained on, counted as 'training images'."""
+    from alexnet_repro.data import minival
+    from alexnet_repro.data.store import ShardReader
+
+    result = results.load(tiny_results / "results" / "baseline")
+    reader = ShardReader(str(tiny_data["store"]), "train")
+    per_class = result.runs[result.seeds[0]].config["data"]["minival_per_class"]
+    held = {reader.names[i] for i in minival.split(reader.names, reader.labels, per_class)[1]}
+    searched = set(result.features["train_names"].tolist())
+    assert held and searched and not held & searched

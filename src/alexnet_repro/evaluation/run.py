@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from alexnet_repro import provenance, results
+from alexnet_repro.data import minival
 from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import fingerprint, read_info
 from alexnet_repro.evaluation.config import EvaluateConfig
@@ -44,11 +45,15 @@ def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _loader(store: str, split: str, side: int, batch_size: int, workers: int, limit: int | None = None) -> DataLoader:
+def _loader(store: str, split: str, side: int, batch_size: int, workers: int, limit: int | None = None,
+            pool: np.ndarray | None = None) -> DataLoader:
+    """pool: the records of the split to serve (all when None); limit: at most that many of them, a fixed draw."""
     dataset = StoreDataset(store, split, side)
-    if limit is not None and limit < len(dataset):
-        keep = np.sort(np.random.default_rng(0).choice(len(dataset), limit, replace=False))
-        dataset = Subset(dataset, keep.tolist())
+    pool = np.arange(len(dataset)) if pool is None else np.asarray(pool)
+    if limit is not None and limit < len(pool):
+        pool = np.sort(np.random.default_rng(0).choice(pool, limit, replace=False))
+    if len(pool) < len(dataset):
+        dataset = Subset(dataset, pool.tolist())
     return DataLoader(dataset, batch_size=batch_size, num_workers=workers, shuffle=False,
                       collate_fn=collate_channels_last)
 
@@ -68,12 +73,15 @@ def load_matching(path: Path, store_dir: str, device: torch.device) -> ExportedM
 
 
 def _features(model: ExportedModel, store_dir: str, val: DataLoader, labels: np.ndarray, names: list[str],
-              batch_size: int, workers: int, train_max: int, device: torch.device) -> dict[str, np.ndarray]:
-    """fc7 activations for Figure 4: all validation images, and up to train_max training images."""
+              batch_size: int, workers: int, train_max: int, minival_per_class: int, device: torch.device
+              ) -> dict[str, np.ndarray]:
+    """fc7 activations for Figure 4: all validation images, and up to train_max of the training images the nets
+    trained on (the minival images, held out from training, are not neighbours the paper's figure would search)."""
     out = {"val": fc7_features(model, val, device), "val_labels": labels, "val_names": np.array(names)}
     if train_max > 0:
-        train = _loader(store_dir, "train", model.preset.image_size, batch_size, workers, train_max)
         reader = StoreDataset(store_dir, "train").reader
+        trained_on = minival.split(reader.names, reader.labels, minival_per_class)[0]
+        train = _loader(store_dir, "train", model.preset.image_size, batch_size, workers, train_max, trained_on)
         idx = train.dataset.indices if isinstance(train.dataset, Subset) else list(range(len(reader)))
         out.update(train=fc7_features(model, train, device), train_labels=reader.labels[idx],
                    train_names=np.array([reader.names[i] for i in idx]))
@@ -133,7 +141,8 @@ def _evaluate(cfg: EvaluateConfig, dev: torch.device, progress: bool) -> results
     return results.ExperimentResult(
         cfg.experiment_name, cfg.data.name, cfg.profile_name, seeds, labels, list(names), best5, ensemble5, metrics,
         runs, first.classes, first.net.spec.towers, provenance.collect(fingerprint(store_dir)), conv1[0],
-        _features(first, store_dir, val, labels, names, cfg.batch_size, cfg.workers, features, dev), conv1)
+        _features(first, store_dir, val, labels, names, cfg.batch_size, cfg.workers, features,
+                  cfg.data.minival_per_class, dev), conv1)
 
 
 def log_to_wandb(result: results.ExperimentResult, logger_cfg, out_dir: str | Path) -> None:

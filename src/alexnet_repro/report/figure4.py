@@ -71,7 +71,7 @@ def figure4(base: R.ExperimentResult, mode: str, store_dir: Path, k: int, n_quer
     groups = palette_groups(base)
     near = neighbours.nearest(feats["train"], feats["val"], k)
     fc7, fc7_twin = _rates(near, val_labels, train_labels, groups)
-    numbers = dict(neighbours=near.shape[1], val=len(feats["val"]), train=len(feats["train"]),
+    numbers = dict(seed=base.seeds[0], neighbours=near.shape[1], val=len(feats["val"]), train=len(feats["train"]),
                    dim=feats["val"].shape[1], classes=len(base.classes), fc7_rate=fc7, fc7_group_rate=fc7_twin,
                    chance=neighbours.chance_rate(val_labels, train_labels),
                    group_chance=None if groups is None else neighbours.chance_rate(groups[val_labels],

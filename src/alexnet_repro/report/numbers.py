@@ -178,6 +178,7 @@ class Figure3:
 @dataclass(frozen=True)
 class Figure4:
     reason: str | None  # why there is no Figure 4 at all
+    seed: str = ""  # the net whose fc7 space is searched: the baseline's first seed
     neighbours: int = 0
     val: int = 0
     train: int = 0

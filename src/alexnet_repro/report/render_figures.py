@@ -156,9 +156,10 @@ def figure4(f: Figure4, fig_dir: Path) -> list:
                   "with its own chance level." if twins else f" Chance is 1/{f.classes} for balanced classes.")
     out = [head,
            Paragraph(f"Over all {f.val} validation images, the share of the {f.neighbours} nearest training images "
-                     f"(of {f.train}) by Euclidean distance that share the query's class: in the baseline's "
-                     f"{f.dim}-d fc7 space, and, as a control, in raw pixel space (the same images from the store, "
-                     f"whole, at 32x32).{twin_words}"),
+                     f"(searched among {f.train:,} images the nets trained on; the minival images, held out from "
+                     f"training, are left out) by Euclidean distance that share the query's class: in the {f.dim}-d "
+                     f"fc7 space of the baseline's first seed (`{f.seed}`), and, as a control, in raw pixel space "
+                     f"(the same images from the store, whole, at 32x32).{twin_words}"),
            Table(header, rows)]
     if f.queries is None:
         return out + [Paragraph(f"No thumbnails: {f.thumbs_reason}.")]
