@@ -35,10 +35,13 @@ from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import kernels, neighbours
 from alexnet_repro.report.paper import ABLATIONS
 from alexnet_repro.report.stats import ESTIMATOR_RULE, effect, verdict
+from alexnet_repro.seeds import init_seed
 from alexnet_repro.viz import filter_grid
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 found, skipped = results.load_all(ROOT / "results")  # every ExperimentResult (results.py), nothing else
+if "baseline" not in found:  # a fresh clone: result.json is committed, its arrays (result.npz) are not
+    raise SystemExit(f"{ROOT / 'results'} holds no baseline result with its arrays: run `make run` first")
 metrics = {name: r.metrics for name, r in found.items()}
 print(f"{len(found)} experiments: {', '.join(found)}")
 
@@ -47,11 +50,12 @@ print(f"{len(found)} experiments: {', '.join(found)}")
 # Each seed's ten-crop top-1 error, and the ensemble of an experiment's seeds (averaged softmax).
 
 # %%
-print(f"{'experiment':18s} {'seeds':>5s} {'ten-crop top-1 per seed':>28s} {'ensemble top-1':>15s} {'top-5':>6s}")
+print(f"{'experiment':18s} {'seeds':>5s} {'mode':>8s} {'top-1 per seed':>24s} {'ensemble top-1':>15s} {'top-5':>6s}")
 for name, m in metrics.items():
-    per_seed = " ".join(f"{m['per_seed'][s]['ten_crop']['err_top1']:.3f}" for s in found[name].seeds)
-    print(f"{name:18s} {len(found[name].seeds):5d} {per_seed:>28s} {m['ten_crop']['err_top1']:15.3f} "
-          f"{m['ten_crop']['err_top5']:6.3f}")
+    mode = "ten_crop" if "ten_crop" in m else "center"  # Figure 1's AlexNet runs are scored on the centre only
+    per_seed = " ".join(f"{m['per_seed'][s][mode]['err_top1']:.3f}" for s in found[name].seeds)
+    print(f"{name:18s} {len(found[name].seeds):5d} {mode:>8s} {per_seed:>24s} {m[mode]['err_top1']:15.3f} "
+          f"{m[mode]['err_top5']:6.3f}")
 
 # %% [markdown]
 # ## Training curves
@@ -80,7 +84,7 @@ def top1(r):  # {seed: ten-crop top-1 error}: the seed is the unit the interval 
 
 effects = {}
 for name, r in found.items():
-    if name != "baseline":
+    if name != "baseline" and all("ten_crop" in r.metrics["per_seed"][s] for s in r.seeds):
         effects[name] = e = effect(top1(base), top1(r))
         interval = "no interval" if e.low is None else f"[{e.low * 100:+6.1f}, {e.high * 100:+6.1f}]"
         paper_sign = ABLATIONS.get(name, (None,) * 5)[4]
@@ -99,10 +103,10 @@ for i, (ax, grid) in enumerate(zip(axes[0], grids)):
     ax.set_title(f"tower {i + 1}")
     ax.axis("off")
 plt.show()
-model_cfg = base.runs[base.seeds[0]].config["model"]
-fresh = kernels.low_frequency_share(kernels.initial_conv1(model_cfg, len(base.classes), seed=0))
+first = base.runs[base.seeds[0]].config
+fresh = kernels.low_frequency_share(kernels.initial_conv1(first["model"], len(base.classes), init_seed(first["seed"])))
 print(f"low-frequency share (energy within {kernels.LOW_RADIUS:g} cycles per kernel): trained "
-      f"{kernels.low_frequency_share(base.conv1):.1%}, freshly initialised {fresh:.1%}, "
+      f"{kernels.low_frequency_share(base.conv1):.1%}, the same run at init {fresh:.1%}, "
       f"white noise {kernels.white_noise_share():.1%}")
 
 # %% [markdown]

@@ -220,6 +220,22 @@ def test_notebook_runs_against_a_small_pipeline_output(tiny_results, tiny_data):
     assert "3 experiments: baseline, no_lrn, tanh" in outputs
 
 
+def test_notebook_on_a_fresh_clone_says_to_run_the_pipeline_first(tmp_path):
+    """A fresh clone has each result.json but not its arrays (result.npz is not committed): the notebook stopped
+    at `KeyError: 'baseline'`."""
+    import jupytext
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    (tmp_path / "results" / "baseline").mkdir(parents=True)
+    shutil.copy(ROOT / "results" / "baseline" / "result.json", tmp_path / "results" / "baseline")
+    notebook = jupytext.read(ROOT / "notebooks" / "explore_results.py")
+    with pytest.raises(CellExecutionError) as err:
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "holds no baseline result with its arrays: run `make run` first" in str(err.value)
+
+
 def test_evaluate_runs_nothing_from_a_hostile_model_in_a_run_folder(tiny_data, tiny_results, tmp_path):
     marker = tmp_path / "ran"
     runs = tmp_path / "runs" / "seed0"
