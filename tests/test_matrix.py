@@ -198,8 +198,8 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
     result = sh(sys.executable, "-m", "alexnet_repro.matrix", "--jobs", "2", cwd=repo)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
-    # 4 AlexNet trainings, Figure 1's two four-layer-net stages, 3 evaluations
-    assert "6 trainings and 3 evaluations to run, 2 at a time" in out and "[9/9] " in out
+    # 4 AlexNet trainings, Figure 1's two four-layer-net stages, section 3.3's three nets, 3 evaluations
+    assert "9 trainings and 3 evaluations to run, 2 at a time" in out and "[12/12] " in out
     for stage in ("train@baseline-0", "train@baseline-1", "figure1@figure1_relu-0.01", "figure1@figure1_tanh-0.01"):
         assert "`Trainer.fit` stopped: `max_epochs=1` reached." in (repo / "logs" / "matrix" / f"{stage}.log").read_text()
     # on a CPU each slot is one worker process that ran its jobs inside itself (stage_worker.py); an evaluation
@@ -221,9 +221,9 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
     (start0, end0), (start1, end1) = [[(repo / RUNS / "baseline" / f"seed{k}" / name).stat().st_mtime
                                        for name in ("run_config.json", "train_summary.json")] for k in (0, 1)]
     assert start0 < end1 and start1 < end0
-    # each job's command ran once more and adopted its result; DVC recorded all nine in one write, so the
+    # each job's command ran once more and adopted its result; DVC recorded all twelve in one write, so the
     # `dvc repro` that follows runs only the report
-    assert "recorded 9 of 9 jobs in dvc.lock" in out
+    assert "recorded 12 of 12 jobs in dvc.lock" in out
     for stage in ("train@baseline-0", "evaluate@baseline"):
         assert "up to date" in (repo / "logs" / "matrix" / "confirm" / f"{stage}.log").read_text()
     # both data chains first, side by side in the workers, recorded in one write too
