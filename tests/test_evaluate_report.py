@@ -135,7 +135,7 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, tiny_data, tiny_res
 def _report_cfg(results_dir, store, out_dir, **kwargs) -> SimpleNamespace:
     """A report config with config.ReportConfig's attributes."""
     return SimpleNamespace(**{**dict(results_dir=str(results_dir), out_dir=str(out_dir), baseline="baseline",
-                                     mode="ten_crop", relu_tanh_threshold=0.5, neighbours=5, figure4_queries=4,
+                                     mode="ten_crop", neighbours=5, figure4_queries=4,
                                      profile_name="tiny", data=SimpleNamespace(name="embedded_tiny",
                                                                                store_dir=str(store))), **kwargs})
 
@@ -174,8 +174,8 @@ def test_report_holds_every_section_and_the_papers_numbers(tiny_results, tiny_da
     assert "| inconclusive (1 seed) |" in rows["tanh"]  # one seed: no interval comes before any paper claim
     assert "`lrn_gain` − baseline" in rows and "`no_lrn` − `lrn_gain`" in rows and "`no_lrn` − baseline" in rows
     figures = sorted(p.name for p in (tmp_path / "reports" / "figures").glob("*.png"))
-    assert figures == ["ablation_deltas.png", "conv1_kernels.png", "nearest_neighbours.png", "relu_tanh_ratio.png",
-                       "relu_vs_tanh.png", "seed_strip.png", "training_curves.png"]
+    assert figures == ["ablation_deltas.png", "conv1_kernels.png", "nearest_neighbours.png", "seed_strip.png",
+                       "training_curves.png"]
     for name in figures:
         assert f"figures/{name}" in text
     html = (tmp_path / "reports" / "report.html").read_text()

@@ -17,8 +17,7 @@ from alexnet_repro.matrix.plan import Job, compose_jobs, gpus_per_run
 from conftest import PYTHON, ROOT, child_env, repository_copy
 
 RUNS = Path("runs") / "embedded_tiny" / "tiny"
-TINY = {"dataset": "embedded_tiny", "profile": "tiny", "seeds": [0, 1], "experiments": ["baseline"],
-        "figure1": {"experiments": ["figure1_relu", "figure1_tanh"], "lrs": [0.01], "epochs": 1}}
+TINY = {"dataset": "embedded_tiny", "profile": "tiny", "seeds": [0, 1], "experiments": ["baseline"]}
 
 
 def make_repo(work: Path, **params) -> Path:
@@ -143,9 +142,7 @@ def test_dry_run_lists_exactly_dvcs_training_commands_and_the_slots(tmp_path, mo
     lines = plan(repo, monkeypatch, capsys, "--jobs", "2")
     tail = "data=embedded_tiny profile=tiny trainer=default trainer.enable_progress_bar=false"
     expected = {f"train@baseline-{k}": f"python src/train.py +experiment=baseline seed={k} {tail}" for k in (0, 1)}
-    expected |= {f"figure1@{e}-0.01": f"python src/train.py +experiment={e} experiment_name={e}_lr0.01 optim.lr=0.01 "
-                                      f"seed=0 trainer.max_epochs=1 {tail}" for e in ("figure1_relu", "figure1_tanh")}
-    jobs = dict(line.split(": ", 1) for line in lines if line.startswith(("train@", "figure1@")))
+    jobs = dict(line.split(": ", 1) for line in lines if line.startswith("train@"))
     assert jobs == expected
     data = lines[0].removeprefix("first, the data stages that changed: ").split()
     assert sorted(data) == sorted(["download", "resize", "pca", "download_cifar", "resize_cifar", "pca_cifar"])
@@ -160,12 +157,11 @@ def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monk
     repo = make_repo(tmp_path, trainer="ddp2")
     lines = plan(repo, monkeypatch, capsys, "--slurm", "--no-repro")
     settings = next(line for line in lines if "submitit jobs; settings:" in line)
-    # 4 AlexNet trainings, Figure 1's two four-layer-net stages and section 3.3's three nets (one process each)
-    assert settings.startswith("9 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
+    # 2 AlexNet trainings, Figure 1's two four-layer-net stages and section 3.3's three nets (one process each)
+    assert settings.startswith("7 submitit jobs") and "slurm_signal_delay_s=" in settings  # slurm.yaml's
     arrays = [line for line in lines if line.startswith("  an array of")]
     assert sorted(arrays) == [
-        "  an array of 4: gpus_per_node=2 tasks_per_node=2 nodes=1: train@baseline-0 train@baseline-1 "
-        "figure1@figure1_relu-0.01 figure1@figure1_tanh-0.01",
+        "  an array of 2: gpus_per_node=2 tasks_per_node=2 nodes=1: train@baseline-0 train@baseline-1",
         "  an array of 5: gpus_per_node=1 tasks_per_node=1 nodes=1: figure1_cifar@relu figure1_cifar@tanh "
         "lrn_cifar@layers-conv-local-13pct lrn_cifar@layers-conv-local-11pct lrn_cifar@layers-conv-local-11pct-no-rnorm"]
     assert "train@baseline-1: python src/train.py +experiment=baseline seed=1" in "\n".join(lines)
@@ -185,8 +181,7 @@ def trained_nothing(repro_output: str, stages: list[str]) -> None:
 
 def finished_and_reported(repo: Path) -> None:
     assert not list((repo / RUNS).glob("*/replaced"))  # no run was set aside and trained again
-    for name in ("baseline", "figure1_relu_lr0.01", "figure1_tanh_lr0.01"):
-        assert (repo / "results" / name / "metrics.json").is_file()
+    assert (repo / "results" / "baseline" / "metrics.json").is_file()
     assert (repo / "reports" / "README.md").is_file()
     again = sh("dvc", "status", cwd=repo)
     assert "Data and pipelines are up to date." in again.stdout, again.stdout
@@ -198,32 +193,33 @@ def test_the_matrix_trains_two_at_a_time_then_dvc_repro_adopts_every_run(tmp_pat
     result = sh(sys.executable, "-m", "alexnet_repro.matrix", "--jobs", "2", cwd=repo)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
-    # 4 AlexNet trainings, Figure 1's two four-layer-net stages, section 3.3's three nets, 3 evaluations
-    assert "9 trainings and 3 evaluations to run, 2 at a time" in out and "[12/12] " in out
-    for stage in ("train@baseline-0", "train@baseline-1", "figure1@figure1_relu-0.01", "figure1@figure1_tanh-0.01"):
+    # 2 AlexNet trainings, Figure 1's two four-layer-net stages, section 3.3's three nets, 1 evaluation
+    assert "7 trainings and 1 evaluation to run, 2 at a time" in out and "[8/8] " in out
+    for stage in ("train@baseline-0", "train@baseline-1"):
         assert "`Trainer.fit` stopped: `max_epochs=1` reached." in (repo / "logs" / "matrix" / f"{stage}.log").read_text()
     # on a CPU each slot is one worker process that ran its jobs inside itself (stage_worker.py); an evaluation
     # started only once its experiment's trainings had finished
     assert sorted(p.name for p in (repo / "logs" / "matrix").glob("worker*.log")) == ["worker0.log", "worker1.log"]
     evaluated = (repo / "results" / "baseline" / "metrics.json").stat().st_mtime
     assert evaluated > max((repo / RUNS / "baseline" / f"seed{k}" / "train_summary.json").stat().st_mtime for k in (0, 1))
-    # a job that ran after another in the same worker computed what a process of its own computes
+    # a job that ran after others in the same worker (the CIFAR stages come first) computed what a process of its
+    # own computes
     import torch
 
-    alone = sh(sys.executable, "src/train.py", "+experiment=figure1_relu", "experiment_name=alone", "optim.lr=0.01",
-               "seed=0", "trainer.max_epochs=1", "data=embedded_tiny", "profile=tiny", "logger=none",
-               "trainer.enable_progress_bar=false", cwd=repo, env={"OMP_NUM_THREADS": "1"})
+    alone = sh(sys.executable, "src/train.py", "+experiment=baseline", "experiment_name=alone", "seed=1",
+               "data=embedded_tiny", "profile=tiny", "logger=none", "trainer.enable_progress_bar=false", cwd=repo,
+               env={"OMP_NUM_THREADS": "1"})
     assert alone.returncode == 0, alone.stderr[-3000:]
-    weights = [torch.load(repo / RUNS / name / "seed0" / "model.pt", weights_only=True)["state_dict"]
-               for name in ("figure1_relu_lr0.01", "alone")]
+    weights = [torch.load(repo / RUNS / name / "seed1" / "model.pt", weights_only=True)["state_dict"]
+               for name in ("baseline", "alone")]
     assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     # the first two jobs trained at the same time: each started (run_config.json) before the other ended
     (start0, end0), (start1, end1) = [[(repo / RUNS / "baseline" / f"seed{k}" / name).stat().st_mtime
                                        for name in ("run_config.json", "train_summary.json")] for k in (0, 1)]
     assert start0 < end1 and start1 < end0
-    # each job's command ran once more and adopted its result; DVC recorded all twelve in one write, so the
+    # each job's command ran once more and adopted its result; DVC recorded all eight in one write, so the
     # `dvc repro` that follows runs only the report
-    assert "recorded 12 of 12 jobs in dvc.lock" in out
+    assert "recorded 8 of 8 jobs in dvc.lock" in out
     for stage in ("train@baseline-0", "evaluate@baseline"):
         assert "up to date" in (repo / "logs" / "matrix" / "confirm" / f"{stage}.log").read_text()
     # both data chains first, side by side in the workers, recorded in one write too

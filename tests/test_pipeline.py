@@ -45,8 +45,7 @@ def sh(*args, cwd, timeout=1200):
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     return repository_copy(tmp_path_factory.mktemp("repo") / "alexnet-repro", dict(
-        dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"],
-        figure1={"experiments": ["figure1_relu", "figure1_tanh"], "lrs": [0.01], "epochs": 1}))
+        dataset="embedded_tiny", profile="tiny", seeds=[0], experiments=["baseline", "tanh", "no_lrn"]))
 
 
 def test_dvc_repro_end_to_end_then_nothing_to_do(repo):

@@ -23,7 +23,6 @@ def test_the_committed_params_pass():
     ("seeds", [0, 0, 1], "lists a seed twice"),  # counted seed0 twice in every mean, rc 0
     ("experiments", ["baseline", "no_lrm"], "experiments: no_lrm"),
     ("dataset", "imagenet2012", "dataset='imagenet2012'"),
-    ("figure1", {"experiments": ["figure1_relu"], "lrs": "0.01", "epochs": 4}, "figure1.lrs"),
     ("cifar", {**PARAMS["cifar"], "dataset": "cifar100"}, "cifar.dataset='cifar100'"),
     ("cifar", {**PARAMS["cifar"], "figure1": ["relu"]}, "cifar.figure1"),
     ("cifar", {**PARAMS["cifar"], "lrn": ["layers-conv-local-12pct"]}, "cifar.lrn"),  # a net with no crops' input

@@ -15,7 +15,6 @@ from alexnet_repro import results, speed
 from alexnet_repro.data.store import ShardReader
 from alexnet_repro.report import confounds, kernels, neighbours
 from alexnet_repro.report.build import build_report, numbers
-from alexnet_repro.report.figure1 import LEVELS
 from alexnet_repro.report.figure3 import figure3
 from alexnet_repro.report.figure4 import _thumb
 from alexnet_repro.report.stats import ESTIMATOR_RULE, holm
@@ -203,7 +202,7 @@ def _fabricate(folder, store, name: str, seeds: int, error: float, model: dict |
 def _cfg(tmp_path, store, dataset: str = "embedded_tiny", **kwargs) -> SimpleNamespace:
     """A report config with ReportConfig's attributes."""
     values = dict(results_dir=str(tmp_path / "results"), out_dir=str(tmp_path / "reports"), baseline="baseline",
-                  mode="ten_crop", relu_tanh_threshold=0.5, neighbours=5, figure4_queries=4, profile_name="tiny",
+                  mode="ten_crop", neighbours=5, figure4_queries=4, profile_name="tiny",
                   data=SimpleNamespace(name=dataset, store_dir=str(store)))
     return SimpleNamespace(**{**values, **kwargs})
 
@@ -358,43 +357,6 @@ def test_best_and_last_checkpoints(tiny_data, tmp_path):
     assert "minival" in text and "never on the validation images" in text
     assert f"| tanh | {c['tanh'].best.mean * 100:.1f} ± " in text and text.split("| tanh |")[1].split("\n")[0].endswith(
         "| - |")
-
-
-def test_figure1_curve_from_the_baseline_says_the_controls_are_missing(tiny_data, tmp_path):
-    store = tiny_data["store"]
-    _fabricate(tmp_path / "results", store, "baseline", 3, 0.2, train_errors=[0.9, 0.6, 0.4])
-    _fabricate(tmp_path / "results", store, "tanh", 3, 0.5, {"activation": "tanh"}, train_errors=[0.9, 0.8, 0.7])
-    f = numbers(_cfg(tmp_path, store)).figure1
-    # ReLU reaches 50% at step 16 + (0.6 - 0.5) / 0.2 * 8 = 20; tanh never, by its last step 24: more than 1.2x
-    assert f.source == "baseline and tanh" and "controls are missing" in f.missing_controls
-    assert [r.steps for r in f.relu.reaches] == [20.0] * 3 and all(r.relation == ">" for r in f.tanh.reaches)
-    assert str(f.ratio) == "more than 1.20x"
-    curve = dict(f.curve)
-    assert list(curve) == list(LEVELS)
-    # 80%: ReLU crosses at 8 + (0.9 - 0.8) / 0.3 * 8 = 10.67, tanh at its second epoch, step 16
-    assert (curve[0.8].value, curve[0.8].relation) == (pytest.approx(1.5), "=")
-    assert curve[0.3].relation == "?"  # neither got there: shown as undetermined, not dropped
-    text = build_report(_cfg(tmp_path, store)).read_text()
-    assert "tanh needed **more than 1.20x** as many steps as ReLU" in text and "figures/relu_tanh_ratio.png" in text
-    assert "| 30% | not determined (bounds on both sides) |" in text
-    assert "the paper's 6x is not drawn: claim 1 is not testable" in text  # no marker beside an untestable claim
-
-
-def test_figure1_uses_the_figure1_runs_and_picks_lr_by_final_training_error(tiny_data, tmp_path):
-    store = tiny_data["store"]
-    _fabricate(tmp_path / "results", store, "baseline", 2, 0.2)
-    _fabricate(tmp_path / "results", store, "tanh", 2, 0.5, {"activation": "tanh"})
-    fast, slow = [0.6, 0.3, 0.1], [0.9, 0.8, 0.7]
-    for name, act, lr, errs in (("figure1_relu_lr0.01", "relu", 0.01, slow), ("figure1_relu_lr0.1", "relu", 0.1, fast),
-                                ("figure1_tanh_lr0.01", "tanh", 0.01, fast), ("figure1_tanh_lr0.1", "tanh", 0.1, slow)):
-        _fabricate(tmp_path / "results", store, name, 2, 0.3, {"activation": act}, train_errors=errs, lr=lr)
-    n = numbers(_cfg(tmp_path, store))
-    f = n.figure1
-    assert f.source == "figure1 runs" and f.missing_controls is None
-    assert (f.relu.lr, f.tanh.lr) == (0.1, 0.01)  # lowest final TRAINING error per activation
-    assert f.relu.seeds == ("figure1_relu_lr0.1/seed0", "figure1_relu_lr0.1/seed1")
-    assert f.ratio.value == pytest.approx(1.0)
-    assert not any(r.name.startswith("figure1_") for r in n.ablations.rows)  # controls are not ablations
 
 
 def test_lrn_divisor_is_measured_when_logged(tiny_data, tmp_path):

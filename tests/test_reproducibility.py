@@ -37,11 +37,11 @@ def test_the_cli_reads_the_committed_results_from_git(tmp_path, monkeypatch, cap
 
 
 def test_results_scored_on_the_centre_only_are_compared_there(tmp_path, monkeypatch, capsys):
-    """Figure 1's runs are scored on the centre patch only: make compare read them there (it raised KeyError
-    'ten_crop' on the default results), and a folder outside the repository is one line, not a traceback."""
+    """A result evaluated on the centre patch only (`modes=[center]`): make compare reads it there (it raised
+    KeyError 'ten_crop' on such results), and a folder outside the repository is one line, not a traceback."""
     repo = tmp_path / "repo"
-    (repo / "results" / "figure1_relu_lr0.01").mkdir(parents=True)
-    path = repo / "results" / "figure1_relu_lr0.01" / "metrics.json"
+    (repo / "results" / "centre_only").mkdir(parents=True)
+    path = repo / "results" / "centre_only" / "metrics.json"
     path.write_text(json.dumps(metrics([0.41], mode="center")))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"]):

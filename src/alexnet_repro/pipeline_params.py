@@ -36,13 +36,6 @@ def check(params: dict) -> None:
     if len(set(seeds)) != len(seeds):  # a seed listed twice would count one net twice in every mean and interval
         raise ConfigError(f"seeds={seeds!r} in {PIPELINE_PARAMS.name} lists a seed twice: each must appear once")
     _names("experiments", params.get("experiments"), "experiment")
-    figure1 = params.get("figure1", {})
-    _names("figure1.experiments", figure1.get("experiments"), "experiment")
-    lrs, epochs = figure1.get("lrs"), figure1.get("epochs")
-    if not isinstance(lrs, list) or not lrs or not all(isinstance(x, (int, float)) and x > 0 for x in lrs):
-        raise ConfigError(f"figure1.lrs={lrs!r} in {PIPELINE_PARAMS.name} must be a list of rates > 0")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ConfigError(f"figure1.epochs={epochs!r} in {PIPELINE_PARAMS.name} must be a whole number >= 1")
     cifar = params.get("cifar", {})
     _exists("cifar.dataset", cifar.get("dataset"), "data")
     activations = cifar.get("figure1")

@@ -1,6 +1,6 @@
 """The train matrix over every device, then `dvc repro`: `alexnet-matrix` (`make matrix`, and `make run`).
 
-`dvc repro` runs the train@<experiment>-<seed> and figure1@<experiment>-<lr> stages one after another. This
+`dvc repro` runs the train@<experiment>-<seed> and the CIFAR nets' stages one after another. This
 command runs them side by side, then hands over to `dvc repro`, whose train stages find each finished run and
 adopt it ("up to date", training/run.py) before evaluating and reporting:
 

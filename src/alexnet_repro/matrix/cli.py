@@ -53,7 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def count(jobs: list[Job]) -> str:
     evaluations = sum(j.stage.split("@")[0] in EVALUATION_STAGES for j in jobs)
-    return f"{len(jobs) - evaluations} trainings" + (f" and {evaluations} evaluations" if evaluations else "")
+    trainings = len(jobs) - evaluations
+    return (f"{trainings} training{'s' if trainings != 1 else ''}"
+            + (f" and {evaluations} evaluation{'s' if evaluations != 1 else ''}" if evaluations else ""))
 
 
 def print_plan(data: list[Job], jobs: list[Job], slot_list: list[str | None] | None, params: dict | None,

@@ -12,8 +12,8 @@ from alexnet_repro.basics import ConfigError
 
 # dvc.yaml's stages that train (figure1_cifar: Figure 1's four-layer nets, one activation a job; lrn_cifar: section
 # 3.3's conv-local nets, one net a job); everything after them is `dvc repro`'s
-TRAINING_STAGES = ("train", "figure1", "figure1_cifar", "lrn_cifar")
-EVALUATION_STAGES = ("evaluate", "evaluate_figure1")  # run side by side too, on CPU workers, after their trainings
+TRAINING_STAGES = ("train", "figure1_cifar", "lrn_cifar")
+EVALUATION_STAGES = ("evaluate",)  # run side by side too, on CPU workers, after their trainings
 LOG_DIR = Path("logs") / "matrix"  # under the repository root: <stage>.log per local job, submitit/ for SLURM's
 
 

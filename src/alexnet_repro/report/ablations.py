@@ -10,12 +10,11 @@ from alexnet_repro.report.stats import Effect, detectable, effect, holm, verdict
 
 # Experiments that are controls for a figure, not ablations of a feature: they get no row in the ablation table.
 CONTROLS = ("shuffled_labels",)
-CONTROL_PREFIXES = ("figure1_",)
 COMPARABLE = ("imagenet", "imagenet2010")  # the paper's data: ILSVRC-2012 and ILSVRC-2010
 
 
 def is_control(name: str) -> bool:
-    return name in CONTROLS or name.startswith(CONTROL_PREFIXES)
+    return name in CONTROLS
 
 
 def rates(result: R.ExperimentResult, mode: str, key: str = "err_top1", leave_out: frozenset = frozenset()

@@ -9,7 +9,7 @@ import numpy as np
 from alexnet_repro import results as R
 from alexnet_repro.report import paper
 from alexnet_repro.report.fmt import interval
-from alexnet_repro.report.numbers import AblationRow, Ablations, ClaimRow, Claims, Figure1, Figure3, Lrn
+from alexnet_repro.report.numbers import AblationRow, Ablations, ClaimRow, Claims, Figure3, Lrn
 from alexnet_repro.report.stats import Effect, decided, pooled_detectable, pooled_spread
 
 DIVISOR_MOVES = 0.01  # LRN normalises only if its divisor moves by at least 1% over the measured window sums
@@ -76,7 +76,7 @@ def _colour_words(f: Figure3 | None) -> str:
 
 
 def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str, mode: str,
-          figure1: Figure1 | None, net=None, lrn_cifar=None, figure3: Figure3 | None = None) -> str:
+          net=None, lrn_cifar=None, figure3: Figure3 | None = None) -> str:
     base = found[baseline]
     if number == 4:
         return _cifar_lrn_words(lrn_cifar) if lrn_cifar is not None else "not run"
@@ -90,14 +90,8 @@ def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str,
             return "not run"
         return (f"val - train error: {overfit_gap(found['no_dropout'], mode) * 100:+.1f} without dropout, "
                 f"{overfit_gap(base, mode) * 100:+.1f} with")
-    if number == 1 and net is not None:
-        return _figure1_words(net)
     if number == 1:
-        if figure1 is None:
-            return "not run"
-        at = dict(figure1.curve).get(0.25)
-        return (f"tanh/ReLU steps to 25%: {at if at is not None else 'neither reached it'} (AlexNet, "
-                f"{figure1.source})")
+        return _figure1_words(net) if net is not None else "not run"
     if number == 10 and len(base.seeds) > 1:
         ensemble, single = base.metrics[mode]["err_top1"], _mean_seed(base, mode)
         train = np.mean([base.runs[s].history["train/err_top1"][-1] for s in base.seeds])
@@ -177,7 +171,7 @@ def _verdict(number: int, rows: dict[str, AblationRow], net=None, lrn_cifar=None
 
 
 def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablations: Ablations, lrn: Lrn | None,
-           figure1: Figure1 | None, net=None, lrn_cifar=None, figure3: Figure3 | None = None) -> Claims:
+           net=None, lrn_cifar=None, figure3: Figure3 | None = None) -> Claims:
     """net: Figure 1 with the paper's four-layer net (report/figure1_net.py), which claim 1 is judged on; lrn_cifar:
     section 3.3's conv-local nets (report/cifar_lrn.py), which claim 4 is judged on."""
     base = found[baseline]
@@ -191,7 +185,7 @@ def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablat
         why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect, net, lrn_cifar)
         testable = not why and number not in (6, 13)  # 6: not run; 13: measured, but the paper gives no number
         out.append(ClaimRow(number, claim, section, words,
-                            _ours(number, rows, found, baseline, mode, figure1, net, lrn_cifar, figure3), testable,
+                            _ours(number, rows, found, baseline, mode, net, lrn_cifar, figure3), testable,
                             "; ".join(why) or ("all three conditions hold" if testable else "not run"),
                             _verdict(number, rows, net, lrn_cifar) if testable else "not tested"))
     return Claims(tuple(out), _summary(out, base, detect, seeds), detect, None if spread is None else spread.sd,

@@ -12,7 +12,6 @@ from alexnet_repro import results as R
 from alexnet_repro.data.store import read_info
 from alexnet_repro.report import ablations, claims, confounds, paper
 from alexnet_repro.report.cifar_lrn import cifar_lrn
-from alexnet_repro.report.figure1 import figure1
 from alexnet_repro.report.figure1_net import figure1_net
 from alexnet_repro.report.figure3 import figure3
 from alexnet_repro.report.figure4 import figure4
@@ -44,7 +43,6 @@ class Options:
     out_dir: Path
     baseline: str
     mode: str
-    threshold: float
     dataset: str
     profile: str
     store_dir: Path
@@ -53,7 +51,7 @@ class Options:
 
     @classmethod
     def from_config(cls, cfg) -> Options:
-        return cls(Path(cfg.results_dir), Path(cfg.out_dir), cfg.baseline, cfg.mode, cfg.relu_tanh_threshold,
+        return cls(Path(cfg.results_dir), Path(cfg.out_dir), cfg.baseline, cfg.mode,
                    cfg.data.name, cfg.profile_name, Path(cfg.data.store_dir), cfg.neighbours,
                    cfg.figure4_queries)
 
@@ -238,7 +236,6 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
     t1, t2 = table1(base, o.mode), table2(base, o.mode)
     effects = ablations.ablations(found, o.baseline, o.mode, healths)
     lrn = ablations.lrn(found, o.baseline, o.mode)
-    fig1 = figure1(found, o.baseline, o.threshold)
     fig1_net = figure1_net(figure1_results or {})
     lrn_cifar = cifar_lrn(lrn_results or {})
     fig3 = figure3(found, o.baseline)
@@ -246,11 +243,11 @@ def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options
         mode=o.mode, baseline=o.baseline, summary=_summary(found, skipped, o),
         table1=t1 if top5 else _without_top5(t1), table2=t2 if top5 else _without_top5(t2),
         spread=_spread(found, o), checkpoints=checkpoints(found), health_rule=HEALTH_RULE, health=healths,
-        ablations=effects, lrn=lrn, figure1=fig1, figure3=fig3,
+        ablations=effects, lrn=lrn, figure3=fig3,
         figure4=figure4(base, o.mode, o.store_dir, o.neighbours, o.queries),
         curves={name: [res.runs[s].history for s in res.seeds] for name, res in found.items()},
         facts=_facts(found, healths), provenance=base.provenance,
         commits=tuple(sorted({r.provenance["git_commit"] for r in found.values()})),
-        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1, fig1_net, lrn_cifar, fig3),
+        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1_net, lrn_cifar, fig3),
         top5_reported=top5,
         figure1_net=fig1_net, cifar_lrn=lrn_cifar)

@@ -23,13 +23,11 @@ class ReportConfig:
     out_dir: str = MISSING
     baseline: str = MISSING
     mode: str = MISSING
-    relu_tanh_threshold: float = MISSING  # Figure 1's training-error level (the paper: 25% on CIFAR-10)
     neighbours: int = MISSING  # Figure 4: nearest training images shown per query
     figure4_queries: int = MISSING  # Figure 4: validation images shown
 
     def __post_init__(self) -> None:
         choice("mode", self.mode, MODES)
-        in_range("relu_tanh_threshold", self.relu_tanh_threshold, 0.0, 1.0, low_open=True)
         in_range("neighbours", self.neighbours, 1)
         in_range("figure4_queries", self.figure4_queries, 1)
 

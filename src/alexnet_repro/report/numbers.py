@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from alexnet_repro.report.stats import Effect, Verdict
-from alexnet_repro.speed import Ratio, Reach
 
 
 @dataclass(frozen=True)
@@ -142,26 +141,6 @@ class Lrn:
 
 
 @dataclass(frozen=True)
-class Figure1Net:
-    label: str
-    lr: float | None
-    seeds: tuple[str, ...]
-    reaches: tuple[Reach, ...]  # at the chosen threshold
-    histories: tuple[dict, ...]
-
-
-@dataclass(frozen=True)
-class Figure1:
-    source: str  # "figure1 runs" or "baseline and tanh"
-    missing_controls: str | None
-    threshold: float
-    relu: Figure1Net
-    tanh: Figure1Net
-    ratio: Ratio | None  # at the threshold
-    curve: tuple[tuple[float, Ratio | None], ...]  # (training-error level, tanh/ReLU steps)
-
-
-@dataclass(frozen=True)
 class Figure3:
     kernels: np.ndarray | None  # the first seed's, for the picture
     towers: int
@@ -222,7 +201,6 @@ class ReportNumbers:
     health: tuple[RunHealth, ...]
     ablations: Ablations
     lrn: Lrn | None
-    figure1: Figure1 | None
     figure3: Figure3 | None
     figure4: Figure4
     curves: dict  # experiment -> each seed's history, for the training-curve figure

@@ -10,7 +10,7 @@ from alexnet_repro.report import figures
 from alexnet_repro.report.document import Figure, Heading, Items, Paragraph, Table
 from alexnet_repro.report.fmt import cell, duration, interval, pct, seeds
 from alexnet_repro.report.numbers import CHECKPOINT_MODE, Ablations, ReportNumbers, TableRow
-from alexnet_repro.report.render_figures import cifar_lrn, figure1, figure1_net, figure3, figure4, lrn
+from alexnet_repro.report.render_figures import cifar_lrn, figure1_net, figure3, figure4, lrn
 from alexnet_repro.report.stats import ESTIMATOR_RULE, Effect
 
 TITLE = "alexnet-repro: our AlexNet beside Krizhevsky, Sutskever & Hinton (2012)"
@@ -19,7 +19,7 @@ TITLE = "alexnet-repro: our AlexNet beside Krizhevsky, Sutskever & Hinton (2012)
 def blocks(n: ReportNumbers, fig_dir: Path) -> list:
     """Claims first (what this run can and cannot show), then the appendices that back them."""
     return [*claims_first(n), *summary(n), *tables(n), *seed_spread(n, fig_dir), *health(n), *ablations(n, fig_dir),
-            *figure1_net(n.figure1_net, fig_dir, _testable(n, 1)), *figure1(n.figure1, fig_dir, _testable(n, 1)),
+            *figure1_net(n.figure1_net, fig_dir, _testable(n, 1)),
             *lrn(n.lrn, n.top5_reported), *cifar_lrn(n.cifar_lrn, _testable(n, 4)),
             *figure3(n.figure3, fig_dir), *figure4(n.figure4, fig_dir), *curves(n, fig_dir), *facts(n)]
 

@@ -9,51 +9,8 @@ import numpy as np
 from alexnet_repro.report import figures, kernels, paper
 from alexnet_repro.report.document import Figure, Heading, Paragraph, Table
 from alexnet_repro.report.fmt import interval
-from alexnet_repro.report.numbers import Figure1, Figure3, Figure4, Lrn
-from alexnet_repro.speed import Ratio, mean_reach
-
-
-def _ratio_words(ratio: Ratio | None, paper_ratio: float) -> str:
-    if ratio is None:
-        return "ReLU never reached the level, so there is no ratio"
-    if ratio.relation == "?":
-        return "the ratio cannot be bounded: seeds of both nets stopped short of the level"
-    return (f"tanh needed **{ratio}** as many steps as ReLU (ratio of the means over seeds; the paper: about "
-            f"{paper_ratio:.0f}x)")
-
-
-def figure1(f: Figure1 | None, fig_dir: Path, testable: bool = False) -> list:
-    """Section 3.1, Figure 1: steps to a training-error level, ReLU against tanh, and the ratio over levels."""
-    if f is None:
-        return []
-    level, paper_ratio = paper.FIGURE1
-    rows = [[net.label, ", ".join(f"{s}: {r}" for s, r in zip(net.seeds, net.reaches)),
-             str(mean_reach(list(net.reaches)))] for net in (f.relu, f.tanh)]
-    source = (f"Runs: the `figure1_*` control (no dropout, weight decay or augmentation), per activation the "
-              f"learning rate with the lowest final training error ({f.relu.label}; {f.tanh.label})."
-              if f.missing_controls is None else f"Runs: the baseline and `tanh`; {f.missing_controls}.")
-    points = [(lvl, r.value, r.relation) for lvl, r in f.curve if r is not None and r.relation != "?"]
-    curve_rows = [[f"{lvl:.0%}", "-" if r is None else str(r)] for lvl, r in f.curve]
-    return [Heading("Section 3.1, Figure 1's comparison on AlexNet (the embedded data)"),
-            Paragraph(f"Training steps until the training top-1 error first reaches {f.threshold:.0%} "
-                      f"(`relu_tanh_threshold`), interpolated between the per-epoch values; '>' marks a seed that "
-                      f"never reached it (a lower bound), '<=' one already there at its first epoch. The paper: a "
-                      f"four-layer net on CIFAR-10 reached {level:.0%} training error {paper_ratio:.0f}x faster with "
-                      f"ReLUs. {source} Here "
-                      f"{_ratio_words(f.ratio, paper_ratio)}."),
-            Table(["net", "steps per seed", "mean"], rows),
-            Paragraph("The ratio is not one number: it depends on the level. Below, tanh's mean steps over ReLU's at "
-                      "every level from 80% to 20% training error."),
-            Table(["training-error level", "tanh / ReLU steps"], curve_rows),
-            Figure(figures.ratio_curve(points, (level, paper_ratio) if testable else None,
-                                       fig_dir / "relu_tanh_ratio.png"),
-                   "tanh / ReLU steps to each training-error level (open: a bound, a net stopped short)"
-                   + ("; the paper's 6x at 25% on CIFAR-10 as x." if testable else
-                      "; the paper's 6x is not drawn: claim 1 is not testable on this run (claims table).")),
-            Figure(figures.relu_vs_tanh((f.relu.label, list(f.relu.histories)), (f.tanh.label, list(f.tanh.histories)),
-                                        f.threshold, fig_dir / "relu_vs_tanh.png"),
-                   "Training error against steps, ReLU solid and tanh dashed, one line per seed; the grey line is the "
-                   "level.")]
+from alexnet_repro.report.numbers import Figure3, Figure4, Lrn
+from alexnet_repro.speed import mean_reach
 
 
 def _divisor_words(x: Lrn) -> str:
