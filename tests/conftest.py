@@ -143,3 +143,17 @@ def tiny_cifar(tmp_path_factory):
     stats, mean = pixel_statistics(root / "store", workers=1, progress=False)
     write_statistics(stats, mean, root / "stats" / "pca_stats.json")
     return root
+
+
+def offline_rows(run_dir) -> list[list[dict]]:
+    """The history rows of each offline W&B run under a run folder, runs in the order they were started."""
+    from alexnet_repro.training.wandb_rows import history_rows
+
+    runs = sorted((Path(run_dir) / "wandb").glob("offline-run-*"))
+    return [list(history_rows(next(r.glob("*.wandb")))) for r in runs]
+
+
+def logged_steps(run_dir) -> list[list[int]]:
+    """trainer/global_step of each offline run's history rows, runs in the order they were started."""
+    return [[row["trainer/global_step"] for row in rows if "trainer/global_step" in row]
+            for rows in offline_rows(run_dir)]

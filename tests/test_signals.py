@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import struct
 import subprocess
 
 import pytest
 import torch
 
 from alexnet_repro.results import read_history
-from conftest import CONF, PYTHON, ROOT, child_env, data_overrides
+from conftest import CONF, PYTHON, ROOT, child_env, data_overrides, logged_steps
 
 # argv: run folder, signal name, where ("step:<k>" after that step, "val:<epoch>" in that epoch's validation,
 # "sanity" in the sanity check), "submitit" to install handlers standing in for submitit's (USR2 records the call
@@ -68,36 +67,6 @@ def run(folder, tiny_data, name="none", where="", previous="", extra=(), env=Non
 
 def wandb_env():
     return child_env()
-
-
-def wandb_history(path) -> list[dict]:
-    """The history rows of an offline run's .wandb file: W&B's record log (LevelDB's log format: 32 KiB blocks of
-    records, each a 7-byte header, CRC, length, type, then a piece of a protobuf Record)."""
-    from wandb.proto import wandb_internal_pb2
-
-    data = path.read_bytes()[7:]  # the file header: ":W&B", a magic number, a version
-    block, pos, pieces, rows = 32768, 0, b"", []
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # a block's tail too short for a header is padding
-            pos += block - pos % block
-            continue
-        length, kind = struct.unpack("<HB", data[pos + 4 : pos + 7])
-        pieces += data[pos + 7 : pos + 7 + length]
-        pos += 7 + length
-        if kind in (1, 4):  # FULL or LAST: a whole record
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pieces)
-            pieces = b""
-            if record.WhichOneof("record_type") == "history":
-                rows.append({"/".join(i.nested_key) or i.key: json.loads(i.value_json) for i in record.history.item})
-    return rows
-
-
-def logged_steps(run_dir) -> list[list[int]]:
-    """trainer/global_step of each offline run's history rows, runs in the order they were started."""
-    runs = sorted((run_dir / "wandb").glob("offline-run-*"), key=lambda p: p.stat().st_mtime_ns)
-    return [[row["trainer/global_step"] for row in wandb_history(next(r.glob("*.wandb")))
-             if "trainer/global_step" in row] for r in runs]
 
 
 def assert_same_run(a, b):

@@ -9,7 +9,8 @@ import torch
 
 from alexnet_repro.results import read_history
 from alexnet_repro.training.run import train
-from conftest import CONF, PYTHON, ROOT, child_env, compose_train, data_overrides
+from alexnet_repro.training.wandb_rows import FLUSH_INTERVAL_S
+from conftest import CONF, PYTHON, ROOT, child_env, compose_train, data_overrides, offline_rows
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -73,7 +74,7 @@ def test_a_resumed_run_continues_the_same_wandb_run(tiny_data, tmp_path, monkeyp
 
 
 KILLED_RUN = r"""
-import os, signal, sys
+import os, signal, sys, time
 import lightning as L
 from hydra import compose, initialize_config_dir
 from alexnet_repro.training.run import train
@@ -81,6 +82,7 @@ from alexnet_repro.training.run import train
 class KillAt(L.Callback):
     def on_train_batch_end(self, trainer, *args):
         if trainer.global_step == int(sys.argv[2]):
+            time.sleep(float(os.environ.get("PAUSE_BEFORE_KILL_S", 0)))  # W&B's service writes its file meanwhile
             os.kill(os.getpid(), signal.SIGKILL)
 
 with initialize_config_dir(config_dir=sys.argv[3], version_base="1.3"):
@@ -126,6 +128,38 @@ def test_resume_after_a_kill_finishes_with_the_same_steps_and_weights(tiny_data,
     for key in ("epoch", "step", "train/loss", "train/err_top1", "minival/loss", "minival/err_top1", "lr"):
         assert ha[key] == pytest.approx(hb[key], rel=1e-4), key
     assert ha["wall_s"][1] > ha["wall_s"][0] > 0 and all(v > 0 for v in ha["train/images_per_s"])
+
+
+def test_a_killed_and_resumed_run_logs_each_wandb_row_once_in_order(tiny_data, tmp_path):
+    """The restarted process opened a second offline W&B folder whose `_step` began at 0 again, and logged a
+    second time the rows the killed one had logged after its last checkpoint (issue 24, item 5). Now the folders,
+    read in start order, hold the rows of an uninterrupted run: the same keys at the same training steps, once
+    each, `_step` rising by one from folder to folder."""
+    overrides = ["+experiment=baseline", *data_overrides(tiny_data), "trainer.max_epochs=2",
+                 "trainer.ckpt_every_n_steps=3", "trainer.deterministic=true", "trainer.log_every_n_steps=2",
+                 "logger.log_filters=false"]  # 7 steps an epoch; checkpoints at steps 3, 6, 7 (epoch end), 9, 12
+
+    def run(folder, kill_at):
+        pause = str(3 * FLUSH_INTERVAL_S)  # so that the killed process's rows reach its .wandb file
+        return subprocess.run([PYTHON, "-c", KILLED_RUN, str(folder), str(kill_at), str(CONF), *overrides],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env=child_env(PAUSE_BEFORE_KILL_S=pause))
+
+    assert run(tmp_path / "killed", 11).returncode == -9  # after step 11's rows; last.ckpt holds step 9
+    resumed = run(tmp_path / "killed", 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    whole = run(tmp_path / "whole", 0)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    def shape(rows):
+        return [(r["_step"], r.get("trainer/global_step"), sorted(k for k in r if not k.startswith("_")))
+                for r in rows]
+
+    first, second = offline_rows(tmp_path / "killed")
+    # step 9's row was logged after step 9's checkpoint: the restart, which begins there, logged it again before
+    assert 9 in [r["trainer/global_step"] for r in first]
+    assert shape(first + second) == shape(offline_rows(tmp_path / "whole")[0])
+    assert [r["_step"] for r in first + second] == list(range(len(first) + len(second)))
 
 
 def test_resume_after_sigkill_keeps_the_lr_schedule(tiny_data, tmp_path):

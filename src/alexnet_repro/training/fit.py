@@ -45,7 +45,7 @@ WANDB_ID = "wandb_id.txt"
 def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
     if cfg.logger.backend == "none" or cfg.trainer.fast_dev_run:
         return []
-    from lightning.pytorch.loggers import WandbLogger
+    from alexnet_repro.training.wandb_rows import ContinuedWandbLogger
 
     mode = os.environ.get("WANDB_MODE", cfg.logger.mode)  # the one setting read from the environment
     m = cfg.model
@@ -53,10 +53,10 @@ def build_loggers(cfg: TrainConfig, run_dir: Path, resolved: dict) -> list:
                 f"dropout:{m.dropout}", f"towers:{m.towers}", f"lighting:{cfg.augment.lighting_std}"]
     tags = [f"data:{cfg.data.name}", f"profile:{cfg.profile_name}", *switches, *cfg.logger.tags]
     group = f"{cfg.data.name}/{cfg.profile_name}/{cfg.experiment_name}"  # the same group as evaluation's
-    return [WandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=group,
-                        job_type="train", name=f"{cfg.experiment_name}-seed{cfg.seed}", tags=tags,
-                        save_dir=str(run_dir), mode=mode, config=resolved, id=wandb_run_id(run_dir),
-                        resume="allow")]
+    return [ContinuedWandbLogger(project=cfg.logger.project, entity=cfg.logger.entity, group=group,
+                                 job_type="train", name=f"{cfg.experiment_name}-seed{cfg.seed}", tags=tags,
+                                 save_dir=str(run_dir), mode=mode, config=resolved, id=wandb_run_id(run_dir),
+                                 resume="allow")]
 
 
 def wandb_run_id(run_dir: Path) -> str:
