@@ -158,7 +158,7 @@ class Report:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=None, help="cuda (the default where there is one) or cpu")
     parser.add_argument("--width", type=float, default=1.0, help="model.width (1.0: the paper's net)")
     parser.add_argument("--input", type=int, default=227, help="model.input_size")
     parser.add_argument("--classes", type=int, default=1000)
@@ -178,7 +178,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--training-only", action="store_true", help="skip the model-only rows")
     parser.add_argument("--store", default=None, help="a folder holding store/ and imagefolder/ made beforehand")
     parser.add_argument("--out", default=None, help="write model_only.json and training.json here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.device is None:
+        if not torch.cuda.is_available():  # the full-size rows on a CPU would run for many minutes, measuring nothing
+            parser.error("no CUDA device here: this benchmark measures a GPU; --device cpu runs it on the CPU "
+                         "(the smoke test's sizes: --width 0.125 --input 67 --batch 8 --steps 3 --images 64)")
+        args.device = "cuda"
+    return args
 
 
 def training_rows(args, device: torch.device, gflop: float) -> None:

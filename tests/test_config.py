@@ -149,6 +149,18 @@ def test_every_entry_point_names_a_bad_key_in_one_line(script, override, key):
     assert key in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_a_new_key_in_a_dict_says_hydras_way_out_in_the_one_line():
+    """README's mirror md5s: `data.source.md5={name: md5}` adds a key to an empty dict, which Hydra allows only with a
+    `+`; its own hint is on a later line of its message, which the one line must keep."""
+    result = subprocess.run([PYTHON, "src/download.py", "data=imagenet", "data.source.md5={a.tar: 0123}", "--cfg", "job"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "to append to your config use +data.source.md5=" in result.stderr, result.stderr
+    plus = subprocess.run([PYTHON, "src/download.py", "data=imagenet", "+data.source.md5={a.tar: 0123}", "--cfg", "job"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert plus.returncode == 0 and "a.tar: '0123'" in plus.stdout, plus.stderr[-2000:]
+
+
 def test_the_cli_names_a_typo_inside_an_experiment_file(tmp_path):
     """Hydra's message puts the key on its second line; the one line the user sees must hold it."""
     conf = tmp_path / "conf"

@@ -314,3 +314,26 @@ def test_a_fetched_file_is_hashed_once_not_again_at_the_next_run(tmp_path, monke
     dest = fetch_module.fetch(str(source), tmp_path / "dl" / "a.tar", good, progress=False)
     fetch_module.fetch(str(source), dest, good, progress=False)  # the next run finds it there
     assert len(calls) == 1  # checked while fetching; the stamp spares the second 138 GB pass
+
+
+def test_a_server_that_never_answers_is_one_line_naming_the_url_and_the_timeout(tmp_path):
+    """A server that accepts the connection and never answers: `error: timed out` after 60 s, naming no URL."""
+    import socket
+
+    from alexnet_repro.data.fetch import TIMEOUT_S, DownloadFailed
+
+    assert TIMEOUT_S == 60  # the default the parameter replaced
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel completes the handshake; nothing reads or answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/ILSVRC2012_img_val.tar"
+    try:
+        with pytest.raises(DownloadFailed) as err:
+            fetch(url, tmp_path / "dl" / "ILSVRC2012_img_val.tar", None, progress=False, timeout=0.5)
+    finally:
+        silent.close()
+    assert str(err.value) == f"{url}: no answer within 0.5 s; try again later, or another mirror (data.source.location)"
+    refused = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{refused.getsockname()[1]}/ILSVRC2012_img_val.tar"
+    refused.close()  # nothing listens on that port now
+    with pytest.raises(DownloadFailed, match=rf"^{url}: could not download \(.*refused\)$") as err:
+        fetch(url, tmp_path / "dl" / "ILSVRC2012_img_val.tar", None, progress=False, timeout=0.5)
+    assert "\n" not in str(err.value) and not list((tmp_path / "dl").glob("*.tar"))

@@ -110,3 +110,75 @@ def test_a_local_unreadable_archive_is_named_and_left_alone(tmp_path):
     with pytest.raises(NotAnArchive, match=f"^{own}: not a tar archive .*no md5 to check it against"):
         fetch(str(own), own, None, progress=False)
     assert own.read_bytes() == HTML  # the user's own file is never moved
+
+
+class GzipEncodedHandler(http.server.SimpleHTTPRequestHandler):
+    """Sends each file with `Content-Encoding: <encoding>` and its Content-Length: compressed on the fly (a server
+    that gzips what it sends), or with `as_is` the file's own bytes under that label (Apache's AddEncoding x-gzip
+    .tgz). Answers a Range request with the whole body, as servers that compress on the fly do."""
+
+    encoding = "gzip"
+    as_is = False
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        import gzip
+
+        data = open(self.translate_path(self.path), "rb").read()
+        body = data if GzipEncodedHandler.as_is else gzip.compress(data)
+        self.send_response(200)
+        self.send_header("Content-Encoding", GzipEncodedHandler.encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def gzip_served(served):
+    root, _ = served
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(GzipEncodedHandler,
+                                                                                directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    GzipEncodedHandler.encoding, GzipEncodedHandler.as_is = "gzip", False
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip"])
+@pytest.mark.parametrize("checked", [False, True], ids=["no-md5", "md5"])
+@pytest.mark.parametrize("archive", ["ILSVRC2012_devkit_t12.tar.gz", "ILSVRC2012_img_val.tar"])
+def test_a_body_sent_with_content_encoding_gzip_is_decoded(gzip_served, tmp_path, archive, checked, encoding):
+    """Without an md5 the gzip-encoded .tar.gz was `the download is the archive ends early or is damaged`, kept
+    to be resumed, and every next try ended the same way; with an md5, a checksum error."""
+    import hashlib
+
+    root, url = gzip_served
+    GzipEncodedHandler.encoding = encoding
+    md5 = hashlib.md5((root / archive).read_bytes()).hexdigest() if checked else None
+    dest = fetch(f"{url}/{archive}", tmp_path / "dl" / archive, md5, progress=False)
+    assert dest.read_bytes() == (root / archive).read_bytes()
+    assert sorted(p.name for p in dest.parent.iterdir()) == [archive, f"{archive}.verified"]
+
+
+def test_a_gzip_archive_labelled_content_encoding_gzip_is_kept_as_sent(gzip_served, tmp_path):
+    root, url = gzip_served
+    GzipEncodedHandler.as_is, archive = True, "ILSVRC2012_devkit_t12.tar.gz"
+    dest = fetch(f"{url}/{archive}", tmp_path / "dl" / archive, None, progress=False)
+    assert dest.read_bytes() == (root / archive).read_bytes()  # not decoded into the .tar inside
+
+
+def test_a_damaged_archive_the_server_says_is_whole_is_set_aside_not_resumed_forever(gzip_served, tmp_path):
+    """A gzip archive that ends early although the server sent the whole Content-Length: kept to be resumed, and
+    each next try (a request for bytes past the end) failed the same way."""
+    root, url = gzip_served
+    GzipEncodedHandler.as_is, archive = True, "broken.tar.gz"
+    data = (root / "ILSVRC2012_devkit_t12.tar.gz").read_bytes()
+    (root / archive).write_bytes(data[: len(data) * 2 // 3])
+    dest = tmp_path / "dl" / archive
+    with pytest.raises(NotAnArchive) as err:
+        fetch(f"{url}/{archive}", dest, None, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{url}/{archive}: the archive ends early or is damaged")
+    assert f"moved to {dest}.bad" in message and not (tmp_path / "dl" / f"{archive}.part").exists()

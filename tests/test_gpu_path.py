@@ -147,3 +147,10 @@ def test_gpu_bench_runs_every_variant_on_cpu():
     assert training["train:ours,dali-decoder:"][:2] == ["not", "run"]
     print(f"bench/gpu.py on CPU: {time.perf_counter() - started:.1f} s")  # < 60 s wanted, compile included
 
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="says what it does where there is no GPU")
+def test_gpu_bench_without_a_gpu_stops_in_one_line_instead_of_running_full_size_on_the_cpu():
+    result = subprocess.run([PYTHON, "bench/gpu.py"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and not result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith("gpu.py: error: no CUDA device here")

@@ -153,6 +153,21 @@ def test_dry_run_lists_exactly_dvcs_training_commands_and_the_slots(tmp_path, mo
     assert not (repo / "logs").exists() and not (repo / "runs").exists() and not (repo / "data").exists()
 
 
+@pytest.mark.parametrize("lock", [
+    "schema: '2.0'\nstages:\n  download:\n    params:\n      params.yaml:\n        dataset: x\n      work",  # cut mid-key
+    "schema: '2.0'\nstages:\n  download:\n    cmd: [",  # not YAML at all
+    "schema: '2.0'\nstages:\n  download:\n    cmd: x\n    outs: 7\n",  # YAML, but not a lock file
+])
+def test_a_dvc_lock_cut_short_is_one_line_naming_it_and_the_way_out(tmp_path, lock):
+    repo = make_repo(tmp_path)
+    (repo / "dvc.lock").write_text(lock)
+    result = sh(PYTHON, "-m", "alexnet_repro.matrix", "--dry-run", cwd=repo, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "dvc.lock" in lines[0], result.stderr[-2000:]
+    assert "git checkout dvc.lock" in lines[0]
+
+
 def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monkeypatch, capsys):
     repo = make_repo(tmp_path, trainer="ddp2")
     lines = plan(repo, monkeypatch, capsys, "--slurm", "--no-repro")

@@ -43,7 +43,11 @@ class _HeldStderr:
             lines = [line for line in lines if ": " in line and not line.startswith(("File ", "Set the "))][-1:]
         if len(lines) > 1 and lines[0].endswith(":"):  # "In 'experiment/x': ConfigKeyError raised ...:" + the key
             return f"{lines[0]} {lines[1]}"
-        return lines[0] if lines else "the configuration could not be composed"
+        if not lines:
+            return "the configuration could not be composed"
+        # Hydra's way out, when it gives one: a new key in a dict (data.source.md5={name: md5}) needs a "+"
+        hint = next((line for line in lines if line.startswith("To append to your config use +")), None)
+        return f"{lines[0].rstrip('.')}: {hint[0].lower()}{hint[1:]}" if hint else lines[0]
 
     def __getattr__(self, name):
         return getattr(self.real, name)

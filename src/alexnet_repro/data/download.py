@@ -99,6 +99,21 @@ def cifar10_md5s(source: SourceConfig) -> dict[str, str | None]:
     return {name: expected_md5(source, name, published) for name, published in cifar10.MEMBER_MD5.items()}
 
 
+def _ingest_imagenette(archive: Path, unpacked: Path, raw_dir: Path) -> Path:
+    """The unpacked archive's <name>/train, <name>/val tree into raw_dir. Its faults name the archive: the
+    folder it was unpacked to is a temporary one, gone by the time the user reads the message."""
+    trains = sorted((p for p in unpacked.rglob("train") if p.is_dir()), key=lambda p: len(p.parts))
+    if not trains:
+        raise FileNotFoundError(f"{archive} holds no train/ folder: an Imagenette archive holds "
+                                "<name>/train/<wnid>/ and <name>/val/<wnid>/ folders of images")
+    try:
+        return ingest_imagefolder(trains[0].parent, raw_dir, IMAGENETTE_WORDS)
+    except (FileNotFoundError, ValueError) as err:
+        if type(err) not in (FileNotFoundError, ValueError):  # a subclass may take other arguments
+            raise
+        raise type(err)(str(err).replace(str(unpacked), str(archive))) from None
+
+
 def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
     raw_dir = Path(raw_dir)
     if source.kind == "embedded":
@@ -114,11 +129,9 @@ def acquire(source: SourceConfig, raw_dir: str | Path, workers: int = 2, progres
         name = Path(urlparse(source.location).path).name
         md5 = expected_md5(source, name, IMAGENETTE_MD5.get(name))
         archive = fetch(source.location, Path(source.download_dir) / name, md5, progress)
-        words = IMAGENETTE_WORDS
         with tempfile.TemporaryDirectory(dir=raw_dir.parent if raw_dir.parent.exists() else None) as tmp:
             extract_to(archive, Path(tmp))
-            root = next(p.parent for p in Path(tmp).rglob("train") if p.is_dir())
-            return ingest_imagefolder(root, raw_dir, words)
+            return _ingest_imagenette(archive, Path(tmp), raw_dir)
     if source.kind == "imagefolder":
         return ingest_imagefolder(Path(source.location), raw_dir)
     if source.kind == "cifar10":

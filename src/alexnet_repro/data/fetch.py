@@ -3,10 +3,13 @@ download (`<name>.part`), checks the length the server announced and then the md
 its name. A download cut short stays in `<name>.part` for the next try to resume; a whole download with the
 wrong md5 is moved to `<name>.bad`, never resumed into. Without an md5 (verify_md5=false, a location of unknown
 md5) a tar or tar.gz gets its name only once it reads as a whole archive of that kind (archive_problem): an HTML
-page goes to `<name>.bad`, a body cut short stays in `<name>.part` for the next try."""
+page goes to `<name>.bad`, a body cut short stays in `<name>.part` for the next try. A body the server sent
+with `Content-Encoding: gzip` is kept as it came (a Range request counts the encoded bytes) and decoded only
+where the bytes as sent fail the check (Apache's `AddEncoding x-gzip .tgz` labels the .tgz itself that way)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import logging
@@ -16,12 +19,15 @@ import shutil
 import tarfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tqdm import tqdm
 
 CHUNK = 1 << 20
+TIMEOUT_S = 60  # seconds a server may stay silent (connecting, answering, between blocks) before fetch gives up
+GZIP_ENCODINGS = ("gzip", "x-gzip")
 log = logging.getLogger(__name__)
 
 
@@ -31,6 +37,11 @@ class ChecksumError(ValueError):
 
 class NotAnArchive(ValueError):
     """A file with no md5 to check that does not read as the archive its name says."""
+
+
+class DownloadFailed(OSError):
+    """The server could not be reached, did not answer, or answered with an HTTP error: one line naming the URL
+    (urllib's own messages, `timed out` or `<urlopen error ...>`, name none)."""
 
 
 def md5sum(path: Path, progress: bool = False) -> str:
@@ -72,16 +83,17 @@ def _unchecked_token(kind: str) -> str:
     return f"readable-{kind}"  # in the stamp where an md5 would be: this file was read whole as a `kind` archive
 
 
-def _check_unchecked(source: str, path: Path, kind: str, downloaded: bool) -> None:
-    """Raise unless path reads as a whole `kind` archive; remembered like an md5 check."""
+def _check_unchecked(source: str, path: Path, kind: str, downloaded: bool, whole: bool = False) -> None:
+    """Raise unless path reads as a whole `kind` archive; remembered like an md5 check. whole: the server
+    said how long the file is and all of it is here, so an archive that reads as cut short is damaged: set
+    aside (a resume would ask for bytes past the end, and the same check would fail on every try)."""
     if _remembered(path, _unchecked_token(kind)):
         return
     if (found := archive_problem(path, kind)) is not None:
         reason, cut_short = found
-        if cut_short and downloaded and path.name.endswith(".part"):
-            raise IncompleteDownload(f"{source}: the download is {reason}, and neither an md5 nor the server "
-                                     f"says how long it should be; the bytes are kept in {path} and the next try "
-                                     "resumes from there")
+        if cut_short and downloaded and not whole and path.name.endswith(".part"):
+            raise IncompleteDownload(f"{source}: {reason}; neither an md5 nor the server says how long it should "
+                                     f"be, so the bytes are kept in {path} and the next try resumes from there")
         if path.name.endswith(".part"):
             where = _set_aside(path, path.with_name(path.name[: -len(".part")] + ".bad"), downloaded)
         else:
@@ -134,16 +146,17 @@ def _extent(url: str, response: http.client.HTTPResponse, have: int, part: Path)
     return 0, int(length) if length else None
 
 
-def _stream(url: str, part: Path, progress: bool) -> None:
+def _stream(url: str, part: Path, progress: bool, timeout: float = TIMEOUT_S) -> tuple[bool, str]:
     """Complete `part` from `url`, resuming after the bytes it already has; raises IncompleteDownload (and
-    keeps what arrived) when the body ends before the length the server announced."""
+    keeps what arrived) when the body ends before the length the server announced. Returns whether the server
+    said how long the file is (then `part` has exactly that many bytes) and the body's Content-Encoding."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        response = urllib.request.urlopen(request, timeout=60)
+        response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code != 416 or not have:
-            raise
+            raise DownloadFailed(f"{url}: the server answered HTTP {err.code} {err.reason}") from None
         # 416: nothing is left after byte `have`. A part that is already the whole file (a run was stopped
         # while checking it) is finished; a longer one cannot be a start of this file: the user decides.
         err.close()
@@ -151,7 +164,17 @@ def _stream(url: str, part: Path, progress: bool) -> None:
         if total != have:
             raise IncompleteDownload(f"{url}: the server has no bytes after byte {have:,}, the size of {part}, "
                                      f"but the file has {_of(total)} bytes; delete {part} to start again") from None
-        return
+        return True, "identity"  # the encoding is not known here: the bytes as sent are checked as they are
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        # urllib names no URL: a server that accepts and never answers is a bare `timed out` from getresponse,
+        # one that cannot be reached a `<urlopen error [Errno 111] Connection refused>`
+        reason = err.reason if isinstance(err, urllib.error.URLError) else err
+        if isinstance(reason, TimeoutError):
+            raise DownloadFailed(f"{url}: no answer within {timeout:g} s; try again later, or another mirror "
+                                 "(data.source.location)") from None
+        said = " ".join(str(reason).split()) or type(reason).__name__
+        raise DownloadFailed(f"{url}: could not download ({said})") from None
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     with response:
         start, total = _extent(url, response, have, part)
         with open(part, "ab" if start else "wb") as f, tqdm(total=total, initial=start, unit="B", unit_scale=True,
@@ -175,14 +198,16 @@ def _stream(url: str, part: Path, progress: bool) -> None:
     if total is not None and got != total:
         raise IncompleteDownload(f"{url}: the connection closed after byte {got:,} of {total:,}; the bytes so "
                                  f"far are kept in {part} and the next try resumes from there")
+    return total is not None, encoding
 
 
 def _of(total: int | None) -> str:
     return f"{total:,}" if total is not None else "an unknown total"
 
 
-def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Path:
-    """Put `source` (path or URL) at `dest`, verified. An existing, verified `dest` is kept as it is."""
+def fetch(source: str, dest: Path, md5: str | None, progress: bool = True, timeout: float = TIMEOUT_S) -> Path:
+    """Put `source` (path or URL) at `dest`, verified. An existing, verified `dest` is kept as it is.
+    timeout: seconds a server may stay silent before the download stops with one line naming it."""
     dest = Path(dest)
     scheme = urlparse(source).scheme
     downloaded = scheme in ("http", "https")
@@ -202,24 +227,49 @@ def fetch(source: str, dest: Path, md5: str | None, progress: bool = True) -> Pa
             log.warning("%s is not a readable %s archive (moved to %s): downloading it again", dest, kind, bad)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    whole, encoding = False, "identity"
     if downloaded:
-        _stream(source, part, progress)
+        whole, encoding = _stream(source, part, progress, timeout)
     else:
         local = Path(urlparse(source).path if scheme == "file" else source)
         if not local.exists():
             raise FileNotFoundError(f"{local} does not exist")
         shutil.copyfile(local, part)
     if md5 is not None and (actual := md5sum(part, progress)) != md5:
+        if encoding in GZIP_ENCODINGS and _decoded_instead(part, lambda decoded: md5sum(decoded) == md5):
+            actual = md5
+    if md5 is not None and actual != md5:
         where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=downloaded)
-        raise ChecksumError(f"{source}: md5 {actual} does not match the expected {md5} (data.source.md5 gives a "
-                            f"mirror's own; data.source.verify_md5=false skips the check); {where}")
+        sent = f" (sent with Content-Encoding: {encoding})" if encoding != "identity" else ""
+        raise ChecksumError(f"{source}: md5 {actual}{sent} does not match the expected {md5} (data.source.md5 "
+                            f"gives a mirror's own; data.source.verify_md5=false skips the check); {where}")
     if kind is not None:
-        _check_unchecked(source, part, kind, downloaded)
+        if encoding in GZIP_ENCODINGS and archive_problem(part, kind) is not None:
+            _decoded_instead(part, lambda decoded: archive_problem(decoded, kind) is None)
+        _check_unchecked(source, part, kind, downloaded, whole)
     os.replace(part, dest)
     if md5 is not None or kind is not None:
         # checked just now: the next run need not check it again (os.replace keeps the mtime)
         _stamp(dest, md5 if md5 is not None else _unchecked_token(kind))
     return dest
+
+
+def _decoded_instead(part: Path, passes) -> bool:
+    """Replace `part` by its gzip-decoded bytes if those pass the check (`passes`) its bytes as sent failed.
+    Only then: a server may label an archive that is gzip already (.tgz) with Content-Encoding: gzip, and
+    decoding that one would turn the archive into another file."""
+    decoded = part.with_name(part.name + ".decoded")
+    try:
+        with gzip.open(part, "rb") as src, open(decoded, "wb") as out:
+            shutil.copyfileobj(src, out, CHUNK)
+        if passes(decoded):
+            os.replace(decoded, part)
+            log.info("%s: the server's Content-Encoding: gzip decoded", part)
+            return True
+    except (OSError, EOFError, zlib.error):  # not gzip after all, or cut short: the bytes as sent are judged
+        pass
+    decoded.unlink(missing_ok=True)
+    return False
 
 
 def _set_aside(part: Path, bad: Path, downloaded: bool) -> str:

@@ -117,7 +117,7 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
     if shape == "star":
         return ring(10, [r, 0.42 * r])
     if shape == "cross":
-        return ring(12, [r, 0.5 * r, 0.5 * r], math.pi / 12)[::1]
+        return ring(12, [r, 0.5 * r, 0.5 * r], math.pi / 12)
     if shape == "arrow":
         pts = [(1, 0), (0.1, 0.6), (0.1, 0.25), (-1, 0.25), (-1, -0.25), (0.1, -0.25), (0.1, -0.6)]
         ca, sa = math.cos(angle), math.sin(angle)
@@ -222,7 +222,7 @@ def encode(img: Image.Image, kind: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def _quirk(index: int, total: int) -> str:
+def _quirk(index: int) -> str:
     """Deterministic quirks: every 97th image grayscale, every 89th CMYK, the 5th a PNG in disguise."""
     if index == 5:
         return "png"
@@ -261,15 +261,15 @@ def _meta_mat(spec: GeneratedSpec) -> bytes:
 
 def _render_class(args) -> tuple[bytes, list[tuple[int, bytes]]]:
     """All images of one class (its own seed, so classes render in parallel): inner train tar, val images."""
-    c, seed, spec, first_index, total = args
+    c, seed, spec, first_index = args
     rng = np.random.default_rng(seed)
     files, counter = [], first_index
     for i in range(spec.train_per_class):
-        files.append((f"{wnid(c)}_{i + 1}.JPEG", encode(render(c, rng), _quirk(counter, total), spec.quality)))
+        files.append((f"{wnid(c)}_{i + 1}.JPEG", encode(render(c, rng), _quirk(counter), spec.quality)))
         counter += 1
     val = []
     for _ in range(spec.val_per_class):
-        val.append((c, encode(render(c, rng), _quirk(counter, total), spec.quality)))
+        val.append((c, encode(render(c, rng), _quirk(counter), spec.quality)))
         counter += 1
     return _tar_bytes(files), val
 
@@ -280,9 +280,8 @@ def generate(out_dir: str | Path, spec: GeneratedSpec | None = None, workers: in
     spec = spec or GeneratedSpec()
     out = Path(out_dir)
     per_class = spec.train_per_class + spec.val_per_class
-    total = spec.classes * per_class
     seeds = np.random.SeedSequence(spec.seed).spawn(spec.classes)
-    jobs = [(c, seeds[c], spec, c * per_class, total) for c in range(spec.classes)]
+    jobs = [(c, seeds[c], spec, c * per_class) for c in range(spec.classes)]
     desc = "generate embedded dataset"
     results = list(tqdm(map_in_processes(_render_class, jobs, workers, ordered=True, desc=desc), total=len(jobs),
                         desc=desc, unit="class", disable=not progress))

@@ -55,10 +55,10 @@ def _meta_mat(spec: GeneratedSpec) -> bytes:
     return bytes(data)
 
 
-def _image(c: int, rng: np.random.Generator, number: int, total: int, quality: int, gzipped: bool = False) -> bytes:
+def _image(c: int, rng: np.random.Generator, number: int, quality: int, gzipped: bool = False) -> bytes:
     if gzipped:  # as the real train set's n02487347_1956.JPEG
         return gzip.compress(encode(render(c, rng), "rgb", quality), mtime=0)
-    kind = _quirk(number, total)
+    kind = _quirk(number)
     return encode(render(c, rng), "rgb" if kind == "png" else kind, quality)  # no PNG in 2010 (TFDS's scan)
 
 
@@ -86,7 +86,6 @@ def generate_2010(out_dir: str | Path, spec: GeneratedSpec | None = None, test_p
     """Write the five ILSVRC-2010 files into out_dir."""
     spec = spec or GeneratedSpec()
     out, n = Path(out_dir), spec.classes
-    total = n * (spec.train_per_class + spec.val_per_class + test_per_class)
     seeds = np.random.SeedSequence(spec.seed).spawn(n)
     inner, val, test, number = [], [], [], 0
     for c in range(n):
@@ -94,12 +93,12 @@ def generate_2010(out_dir: str | Path, spec: GeneratedSpec | None = None, test_p
         files = []
         for i in range(spec.train_per_class):
             gzipped = c == 0 and i == 0
-            files.append((f"{wnid(c)}_{3 * i + 2}.JPEG", _image(c, rng, number, total, spec.quality, gzipped)))
+            files.append((f"{wnid(c)}_{3 * i + 2}.JPEG", _image(c, rng, number, spec.quality, gzipped)))
             number += 1
         inner.append((f"{wnid(c)}.tar", _tar_bytes(files)))
         for split, count in ((val, spec.val_per_class), (test, test_per_class)):
             for _ in range(count):
-                split.append((c, _image(c, rng, number, total, spec.quality)))
+                split.append((c, _image(c, rng, number, spec.quality)))
                 number += 1
     answers: dict[str, int] = {}
     val_tar, val_truth = _flat_set(val, "val", "ILSVRC2010_val", spec.seed + 1, n, answers)

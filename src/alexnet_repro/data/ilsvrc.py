@@ -28,6 +28,7 @@ from alexnet_repro.data.safe_tar import check_member, extract_to
 CLASSES = "classes.json"
 ARCHIVES = "archives.json"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+MIN_CLASSES = 2  # one class trains nothing, and fails only at training, inside torchmetrics (num_classes > 1)
 SPLITS = ("train", "val", "test")  # archives.json's sections; "test" only for ILSVRC-2010 (data/ilsvrc2010.py)
 
 
@@ -59,8 +60,17 @@ def _leaf_synsets(meta: Path, devkit_tar: Path) -> tuple[dict[int, str], dict[st
     return id_to_wnid, words
 
 
-def _write_classes(root: Path, words: dict[str, str]) -> None:
+def check_class_count(wnids: list[str], where: str | Path) -> None:
+    """Refuse a dataset of fewer than two classes here, at the download stage: resize and pca would take it,
+    and the first sign would come at training."""
+    if len(wnids) < MIN_CLASSES:
+        held = f"only one class ({wnids[0]})" if wnids else "no class"
+        raise ValueError(f"{where} holds {held}: a classifier needs at least {MIN_CLASSES} classes")
+
+
+def _write_classes(root: Path, words: dict[str, str], where: str | Path = "the devkit's class list") -> None:
     wnids = sorted(words)
+    check_class_count(wnids, where)
     (root / CLASSES).write_text(json.dumps([{"wnid": w, "words": words[w]} for w in wnids], indent=1))
 
 
@@ -90,6 +100,7 @@ def index_ilsvrc(train_tar: Path, val_tar: Path, devkit_tar: Path, raw_dir: Path
     """classes.json and archives.json in raw_dir: the byte range of every class's inner tar in the train
     archive and of every validation image in the val archive, with its class from the devkit."""
     id_to_wnid, words, truth = parse_devkit(devkit_tar)
+    check_class_count(sorted(words), f"{devkit_tar}'s data/meta.mat")  # before reading the 138 GB train tar
     train = train_classes(train_tar, words, progress)
     val = []
     for name, member in _regular_members(val_tar, progress, "img"):
@@ -153,6 +164,7 @@ def ingest_imagefolder(root: Path, raw_dir: Path, words: dict[str, str] | None =
         if not (root / split).is_dir():
             raise FileNotFoundError(f"{root / split} is missing: an ImageFolder source needs train/ and val/")
     wnids = [p.name for p in _visible(root / "train") if p.is_dir()]
+    check_class_count(wnids, root / "train")  # before copying a single image
     with atomic_dir(raw_dir) as tmp:
         for split in ("train", "val"):
             for wnid_dir in _visible(root / split):

@@ -123,9 +123,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if args.no_repro else dvc(root, "repro")
 
 
+# What to do when DVC cannot read its own files: dvc.lock is written whole by the matrix (lock_record.py) and by
+# `dvc repro`, not atomically, so a kill during that write leaves it cut short.
+DVC_FILE_REMEDY = ("if a kill cut dvc.lock short, restore it (`git checkout dvc.lock`) or delete it: finished runs "
+                   "and evaluations are adopted again, not recomputed")
+
+
 def cli() -> None:
+    from dvc.exceptions import DvcException
+
     try:
         sys.exit(main())
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except DvcException as err:  # DVC's messages are written for users (its CLI prints them without a traceback)
+        message = str(err).splitlines()[0]
+        cause = f" ({str(err.__cause__).splitlines()[0]})" if err.__cause__ and str(err.__cause__) else ""
+        remedy = f"; {DVC_FILE_REMEDY}" if "dvc.lock" in message else ""
+        print(f"error: {message}{cause}{remedy}", file=sys.stderr)
+        sys.exit(1)
