@@ -56,7 +56,7 @@ def run(cfg: CifarLrnConfig, made: dict) -> CifarLrnResult:
         log.info("cifar_lrn %s seed %d: test error %.1f%% (%s), last epoch's training error %.1f%% (%.1f s)",
                  cfg.net, seed, done.test_error * 100, cfg.views, done.train_error * 100, done.seconds)
         seeds.append(done)
-    result = CifarLrnResult(cfg.net, cfg.data.name, cfg.epochs, cfg.views, len(train[1]), len(test[1]),
-                            tuple(seeds), made)
+    result = CifarLrnResult(net=cfg.net, dataset=cfg.data.name, epochs=cfg.epochs, views=cfg.views,
+                            train_images=len(train[1]), test_images=len(test[1]), seeds=tuple(seeds), inputs=made)
     write(cfg.out, result)
     return result

@@ -54,8 +54,9 @@ def load(path: str | Path) -> CifarLrnResult:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise KeyError(f"schema version {d.get('schema_version')!r}, expected {SCHEMA_VERSION}")
         seeds = tuple(SeedResult(**s) for s in d["seeds"])
-        return CifarLrnResult(d["net"], d["dataset"], d["epochs"], d["views"], d["train_images"],
-                              d["test_images"], seeds, d["inputs"])
+        return CifarLrnResult(net=d["net"], dataset=d["dataset"], epochs=d["epochs"], views=d["views"],
+                              train_images=d["train_images"], test_images=d["test_images"], seeds=seeds,
+                              inputs=d["inputs"])
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as err:

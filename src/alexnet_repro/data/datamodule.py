@@ -75,9 +75,15 @@ class StoreDataModule(L.LightningDataModule):
             raise ValueError(f"data.batch_size={self.data.batch_size} is not divisible by the {world} devices")
         return self.data.batch_size // world
 
+    def _sampler(self, n: int, shuffle: bool) -> EpochBatchSampler:
+        rank, world = self._world()
+        sampler = EpochBatchSampler(n=n, batch_size=self.per_device_batch(), shuffle=shuffle, seed=self.seed,
+                                    rank=rank, world=world)
+        sampler.set_epoch(self._epoch_now())
+        return sampler
+
     def _loader(self, part: str, shuffle: bool):
         """part: "train" or "minival", both records of the store's training split."""
-        rank, world = self._world()
         local_devices = self.trainer.num_devices if self.trainer is not None else 1
         workers = loader_workers(self.data.workers, local_devices)
         resume = self._batches_done_this_epoch if shuffle else None
@@ -86,14 +92,12 @@ class StoreDataModule(L.LightningDataModule):
             from alexnet_repro.data.dali_loader import DaliLoader  # an optional extra: imported only when asked
 
             reader = ShardReader(self.data.store_dir, "train")
-            sampler = EpochBatchSampler(len(indices), self.per_device_batch(), shuffle, self.seed, rank, world)
-            sampler.set_epoch(self._epoch_now())
+            sampler = self._sampler(len(indices), shuffle)
             return DaliLoader(reader, sampler, device=self.trainer.strategy.root_device, threads=max(workers, 1),
                               resume_position=resume, indices=indices)
-        dataset = StoreDataset(self.data.store_dir, "train", self.train_preset.image_size, self.data.in_memory,
-                               indices, self.labels)
-        sampler = EpochBatchSampler(len(dataset), self.per_device_batch(), shuffle, self.seed, rank, world)
-        sampler.set_epoch(self._epoch_now())
+        dataset = StoreDataset(self.data.store_dir, "train", side=self.train_preset.image_size,
+                               in_memory=self.data.in_memory, indices=indices, labels=self.labels)
+        sampler = self._sampler(len(dataset), shuffle)
         # Pinned host memory, so the copy to the GPU is asynchronous (Lightning moves batches non_blocking).
         kwargs = dict(batch_sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=workers > 0, collate_fn=collate_channels_last)

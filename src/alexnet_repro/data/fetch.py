@@ -151,9 +151,26 @@ def _stream(url: str, part: Path, progress: bool, timeout: float = TIMEOUT_S) ->
     keeps what arrived) when the body ends before the length the server announced. Returns whether the server
     said how long the file is (then `part` has exactly that many bytes) and the body's Content-Encoding."""
     have = part.stat().st_size if part.exists() else 0
+    response = _open(url, part, have, timeout)
+    if response is None:
+        return True, "identity"  # the encoding is not known here: the bytes as sent are checked as they are
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    with response:
+        start, total = _extent(url, response, have, part)
+        got = _append_body(url, response, part, start, total, progress)
+    # http.client's read(n) returns b"" when the connection closes early, even before the announced length:
+    # without this check a cut-off download would be taken for the whole file.
+    if total is not None and got != total:
+        raise IncompleteDownload(f"{url}: the connection closed after byte {got:,} of {total:,}; the bytes so "
+                                 f"far are kept in {part} and the next try resumes from there")
+    return total is not None, encoding
+
+
+def _open(url: str, part: Path, have: int, timeout: float):
+    """The response for the bytes after `have`; None when `part` already holds the whole file."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code != 416 or not have:
             raise DownloadFailed(f"{url}: the server answered HTTP {err.code} {err.reason}") from None
@@ -164,7 +181,7 @@ def _stream(url: str, part: Path, progress: bool, timeout: float = TIMEOUT_S) ->
         if total != have:
             raise IncompleteDownload(f"{url}: the server has no bytes after byte {have:,}, the size of {part}, "
                                      f"but the file has {_of(total)} bytes; delete {part} to start again") from None
-        return True, "identity"  # the encoding is not known here: the bytes as sent are checked as they are
+        return None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         # urllib names no URL: a server that accepts and never answers is a bare `timed out` from getresponse,
         # one that cannot be reached a `<urlopen error [Errno 111] Connection refused>`
@@ -174,31 +191,26 @@ def _stream(url: str, part: Path, progress: bool, timeout: float = TIMEOUT_S) ->
                                  "(data.source.location)") from None
         said = " ".join(str(reason).split()) or type(reason).__name__
         raise DownloadFailed(f"{url}: could not download ({said})") from None
-    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
-    with response:
-        start, total = _extent(url, response, have, part)
-        with open(part, "ab" if start else "wb") as f, tqdm(total=total, initial=start, unit="B", unit_scale=True,
-                                                            desc=f"download {part.name[:-5]}",
-                                                            disable=not progress) as bar:
-            try:
-                for block in iter(lambda: response.read(CHUNK), b""):
-                    f.write(block)
-                    bar.update(len(block))
-            except (OSError, http.client.HTTPException) as err:  # reset, timeout, a broken chunked body
-                if isinstance(err, http.client.IncompleteRead):
-                    # what this read had before the cut; http.client loses some cuts' bytes, which only
-                    # means that the resume asks for them again
-                    f.write(err.partial)
-                raise IncompleteDownload(f"{url}: the download broke off at byte {f.tell():,} of "
-                                         f"{_of(total)} ({err!r}); the bytes so far are kept in {part} "
-                                         f"and the next try resumes from there") from err
-            got = f.tell()
-    # http.client's read(n) returns b"" when the connection closes early, even before the announced length:
-    # without this check a cut-off download would be taken for the whole file.
-    if total is not None and got != total:
-        raise IncompleteDownload(f"{url}: the connection closed after byte {got:,} of {total:,}; the bytes so "
-                                 f"far are kept in {part} and the next try resumes from there")
-    return total is not None, encoding
+
+
+def _append_body(url: str, response, part: Path, start: int, total: int | None, progress: bool) -> int:
+    """Write the response's body to `part` from byte `start`; returns the size `part` ends at."""
+    with open(part, "ab" if start else "wb") as f, tqdm(total=total, initial=start, unit="B", unit_scale=True,
+                                                        desc=f"download {part.name[:-5]}",
+                                                        disable=not progress) as bar:
+        try:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                f.write(block)
+                bar.update(len(block))
+        except (OSError, http.client.HTTPException) as err:  # reset, timeout, a broken chunked body
+            if isinstance(err, http.client.IncompleteRead):
+                # what this read had before the cut; http.client loses some cuts' bytes, which only
+                # means that the resume asks for them again
+                f.write(err.partial)
+            raise IncompleteDownload(f"{url}: the download broke off at byte {f.tell():,} of "
+                                     f"{_of(total)} ({err!r}); the bytes so far are kept in {part} "
+                                     f"and the next try resumes from there") from err
+        return f.tell()
 
 
 def _of(total: int | None) -> str:

@@ -45,56 +45,80 @@ def _py2(obj, out: bytearray) -> None:
     """Append obj's protocol-2 pickle opcodes as Python 2 would write them (str as Python 2 str)."""
     if obj is None:
         out += b"N"
-    elif isinstance(obj, bool):
+    elif isinstance(obj, bool):  # before int: a bool is an int too
         out += b"\x88" if obj else b"\x89"
     elif isinstance(obj, int):
-        if 0 <= obj < 256:
-            out += b"K" + bytes([obj])
-        elif 0 <= obj < 65536:
-            out += b"M" + struct.pack("<H", obj)
-        else:
-            out += b"J" + struct.pack("<i", obj)
+        _py2_int(obj, out)
     elif isinstance(obj, (str, bytes)):
-        data = obj.encode("latin1") if isinstance(obj, str) else obj
-        out += (b"U" + bytes([len(data)])) if len(data) < 256 else (b"T" + struct.pack("<I", len(data)))
-        out += data
+        _py2_string(obj, out)
     elif isinstance(obj, tuple):
-        out += b"("
-        for item in obj:
-            _py2(item, out)
-        out += b"t"
+        _py2_tuple(obj, out)
     elif isinstance(obj, list):
-        out += b"]"
-        for start in range(0, len(obj), 1000):  # cPickle's batches of APPENDS
-            out += b"("
-            for item in obj[start : start + 1000]:
-                _py2(item, out)
-            out += b"e"
+        _py2_list(obj, out)
     elif isinstance(obj, dict):
-        out += b"}("
-        for key, value in obj.items():
-            _py2(key, out)
-            _py2(value, out)
-        out += b"u"
+        _py2_dict(obj, out)
     elif isinstance(obj, np.ndarray) and obj.dtype == np.uint8:
-        # numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), 'b'), then its state:
-        # (1, shape, dtype('u1', 0, 1) with its own state, fortran=False, the raw bytes)
-        out += b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
-        _py2((0,), out)
-        _py2("b", out)
-        out += b"\x87R("  # TUPLE3, REDUCE, MARK
-        _py2(1, out)
-        _py2(tuple(obj.shape), out)
-        out += b"cnumpy\ndtype\n"
-        _py2(("u1", 0, 1), out)
-        out += b"R"
-        _py2((3, "|", None, None, None, -1, -1, 0), out)
-        out += b"b"  # BUILD the dtype
-        _py2(False, out)
-        _py2(np.ascontiguousarray(obj).tobytes(), out)
-        out += b"tb"  # the state tuple, BUILD the array
+        _py2_uint8_array(obj, out)
     else:
         raise TypeError(f"no Python 2 pickle for {type(obj).__name__}")
+
+
+def _py2_int(obj: int, out: bytearray) -> None:
+    if 0 <= obj < 256:
+        out += b"K" + bytes([obj])
+    elif 0 <= obj < 65536:
+        out += b"M" + struct.pack("<H", obj)
+    else:
+        out += b"J" + struct.pack("<i", obj)
+
+
+def _py2_string(obj: str | bytes, out: bytearray) -> None:
+    data = obj.encode("latin1") if isinstance(obj, str) else obj
+    out += (b"U" + bytes([len(data)])) if len(data) < 256 else (b"T" + struct.pack("<I", len(data)))
+    out += data
+
+
+def _py2_tuple(obj: tuple, out: bytearray) -> None:
+    out += b"("
+    for item in obj:
+        _py2(item, out)
+    out += b"t"
+
+
+def _py2_list(obj: list, out: bytearray) -> None:
+    out += b"]"
+    for start in range(0, len(obj), 1000):  # cPickle's batches of APPENDS
+        out += b"("
+        for item in obj[start : start + 1000]:
+            _py2(item, out)
+        out += b"e"
+
+
+def _py2_dict(obj: dict, out: bytearray) -> None:
+    out += b"}("
+    for key, value in obj.items():
+        _py2(key, out)
+        _py2(value, out)
+    out += b"u"
+
+
+def _py2_uint8_array(obj: np.ndarray, out: bytearray) -> None:
+    # numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), 'b'), then its state:
+    # (1, shape, dtype('u1', 0, 1) with its own state, fortran=False, the raw bytes)
+    out += b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+    _py2((0,), out)
+    _py2("b", out)
+    out += b"\x87R("  # TUPLE3, REDUCE, MARK
+    _py2(1, out)
+    _py2(tuple(obj.shape), out)
+    out += b"cnumpy\ndtype\n"
+    _py2(("u1", 0, 1), out)
+    out += b"R"
+    _py2((3, "|", None, None, None, -1, -1, 0), out)
+    out += b"b"  # BUILD the dtype
+    _py2(False, out)
+    _py2(np.ascontiguousarray(obj).tobytes(), out)
+    out += b"tb"  # the state tuple, BUILD the array
 
 
 def py2_pickle(obj) -> bytes:

@@ -108,7 +108,7 @@ def index_ilsvrc2010(paths: dict[str, Path], raw_dir: Path, progress: bool = Tru
     val = labelled_images(paths["val"], val_truth, f"{paths['devkit']}:{DEVKIT_DATA}/{VAL_TRUTH}", progress)
     test = labelled_images(paths["test"], test_truth, str(paths["test_truth"]), progress)
     with atomic_dir(raw_dir) as tmp:
-        _write_classes(tmp, words)
+        _write_classes(tmp, words, where=f"{paths['devkit']}'s class list")
         index = {"format": 1, "train": {"archive": _identity(paths["train"]), "classes": train},
                  "val": {"archive": _identity(paths["val"]), "images": val},
                  "test": {"archive": _identity(paths["test"]), "images": test}}

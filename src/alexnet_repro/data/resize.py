@@ -199,54 +199,84 @@ def split_parts(raw_dir: Path, index: dict | None, split: str, label_of: dict[st
     return [parts[i : i + shard_size] for i in range(0, len(parts), shard_size)]
 
 
-def build_store(raw_dir: str | Path, store_dir: str | Path, settings: ResizeConfig, progress: bool = True) -> dict:
-    """Resize every image of raw_dir into store_dir with data.resize's settings. Finished shards of an interrupted
-    run are kept."""
-    raw_dir, store_dir = Path(raw_dir), Path(store_dir)
-    encoding, quality, shard_size = settings.encoding, settings.quality, settings.shard_size
-    workers, skip_bad = settings.workers, settings.skip_bad
-    classes = read_classes(raw_dir)
-    label_of = {c["wnid"]: i for i, c in enumerate(classes)}
+def _start_afresh(store_dir: Path) -> None:
     store_dir.mkdir(parents=True, exist_ok=True)
     (store_dir / INDEX).unlink(missing_ok=True)  # from here on the store does not look finished
     # A worker killed mid-shard (OOM, Ctrl-C's terminate) leaves its atomic_path temporary behind: never taken
     # for a shard, but up to a shard's size each, and it would be hashed into DVC's cache with the store.
     for leftover in store_dir.glob(".*.tmp"):
         leftover.unlink()
-    jobs, splits = [], {}
-    index = read_archive_index(raw_dir)  # once: at ImageNet size 4 MB of JSON and a stat of each archive
-    size = (index or {}).get("image_size", STORE_SIZE)  # CIFAR-10's raw index says 32: kept as they are
-    made_with = {"encoding": encoding, "quality": quality, "size": size, "subsampling": SUBSAMPLING,
-                 "resampler": "torch-bilinear-aa"}
+
+
+def _split_names(archive_index: dict | None) -> tuple[str, ...]:
     # A test split only where the source labels one (ILSVRC-2010's archives.json has a `test` section).
-    for split in ("train", "val") + (("test",) if index is not None and "test" in index else ()):
-        chunks = split_parts(raw_dir, index, split, label_of, shard_size)
+    return ("train", "val") + (("test",) if archive_index is not None and "test" in archive_index else ())
+
+
+def _plan_shards(raw_dir: Path, store_dir: Path, archive_index: dict | None, label_of: dict[str, int],
+                 settings: ResizeConfig, size: int) -> tuple[list[ShardJob], dict]:
+    """Every split's shards in order ({split: {"shards": stems}}), and a job for each shard not already complete
+    with these inputs and settings."""
+    made_with = {"encoding": settings.encoding, "quality": settings.quality, "size": size,
+                 "subsampling": SUBSAMPLING, "resampler": "torch-bilinear-aa"}
+    jobs, splits = [], {}
+    for split in _split_names(archive_index):
+        chunks = split_parts(raw_dir, archive_index, split, label_of, settings.shard_size)
         stems = [shard_stem(split, n) for n in range(len(chunks))]
         splits[split] = {"shards": stems}
         for stem, chunk in zip(stems, chunks):
             digest = manifest(chunk, made_with)
             if not shard_is_complete(store_dir, stem, digest):
-                jobs.append(ShardJob(store_dir, stem, chunk, encoding, quality, skip_bad, digest, size))
+                jobs.append(ShardJob(folder=store_dir, stem=stem, parts=chunk, encoding=settings.encoding,
+                                     quality=settings.quality, skip_bad=settings.skip_bad, manifest=digest,
+                                     size=size))
+    return jobs, splits
+
+
+def _remove_stale_shards(store_dir: Path, splits: dict) -> None:
     for stale in store_dir.glob("*-*.json"):  # shards of an earlier, different layout
         if not any(stale.stem in s["shards"] for s in splits.values()):
             stale.unlink()
             stale.with_suffix(".bin").unlink(missing_ok=True)
+
+
+def _resize_shards(jobs: list[ShardJob], workers: int, store_dir: Path, progress: bool) -> None:
     desc = f"resize -> {store_dir}"
     # Shards, not images: a class tar's image count is known only once it is read.
     with tqdm(total=len(jobs), desc=desc, unit="shard", disable=not progress) as bar:
         for _ in map_in_processes(_run_job, jobs, workers, desc=desc):
             bar.update(1)
-    # From the shard tables in shard order: the same index.json for any number of workers, and a resumed run
-    # still lists what earlier runs skipped.
+
+
+def _tally_shards(store_dir: Path, splits: dict) -> list[str]:
+    """Adds each split's image count and shard digests to `splits`; returns the messages of the images skipped.
+    From the shard tables in shard order: the same index.json for any number of workers, and a resumed run still
+    lists what earlier runs skipped."""
     skipped = []
     for entry in splits.values():
         tables = [json.loads((store_dir / f"{s}.json").read_text()) for s in entry["shards"]]
         entry["count"] = sum(len(t["names"]) for t in tables)
         entry["digests"] = [t["sha256"] for t in tables]  # the fingerprint's view of the images (store.py)
         skipped += [message for t in tables for message in t.get("skipped", [])]
+    return skipped
+
+
+def build_store(raw_dir: str | Path, store_dir: str | Path, settings: ResizeConfig, progress: bool = True) -> dict:
+    """Resize every image of raw_dir into store_dir with data.resize's settings. Finished shards of an interrupted
+    run are kept."""
+    raw_dir, store_dir = Path(raw_dir), Path(store_dir)
+    classes = read_classes(raw_dir)
+    label_of = {c["wnid"]: i for i, c in enumerate(classes)}
+    _start_afresh(store_dir)
+    archive_index = read_archive_index(raw_dir)  # once: at ImageNet size 4 MB of JSON and a stat of each archive
+    size = (archive_index or {}).get("image_size", STORE_SIZE)  # CIFAR-10's raw index says 32: kept as they are
+    jobs, splits = _plan_shards(raw_dir, store_dir, archive_index, label_of, settings, size)
+    _remove_stale_shards(store_dir, splits)
+    _resize_shards(jobs, settings.workers, store_dir, progress)
+    skipped = _tally_shards(store_dir, splits)
     for message in skipped:
         log.warning("skipped %s", message)
-    index = {"encoding": encoding, "image_size": size, "quality": quality, "subsampling": SUBSAMPLING,
-             "classes": classes, "splits": splits, "skipped": skipped}
-    write_index(store_dir, index)
-    return index
+    store_index = {"encoding": settings.encoding, "image_size": size, "quality": settings.quality,
+                   "subsampling": SUBSAMPLING, "classes": classes, "splits": splits, "skipped": skipped}
+    write_index(store_dir, store_index)
+    return store_index

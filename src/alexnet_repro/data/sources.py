@@ -49,7 +49,8 @@ def file_parts(raw_dir: Path, split: str, label_of: dict[str, int], suffixes: tu
     for wnid_dir in sorted((raw_dir / split).iterdir()):
         if wnid_dir.name not in label_of:
             raise ValueError(f"{wnid_dir} is not a class listed in {raw_dir / 'classes.json'}")
-        parts += [Part("file", str(f), f"{wnid_dir.name}/{f.name}", label_of[wnid_dir.name], stamp=_file_stamp(f))
+        parts += [Part(kind="file", path=str(f), name=f"{wnid_dir.name}/{f.name}", label=label_of[wnid_dir.name],
+                       stamp=_file_stamp(f))
                   for f in sorted(wnid_dir.iterdir()) if f.suffix.lower() in suffixes]
     return parts
 
@@ -58,13 +59,16 @@ def archive_parts(index: dict, split: str, label_of: dict[str, int]) -> list[Par
     archive = index[split]["archive"]
     stamp = f"{archive['size']}:{archive['mtime_ns']}"
     if "batches" in index[split]:  # CIFAR-10: labels are in the pickles
-        return [Part("batch", archive["path"], b["member"], -1, 0, b["count"], f"{stamp}:{b['md5']}")
+        return [Part(kind="batch", path=archive["path"], name=b["member"], label=-1, offset=0, size=b["count"],
+                     stamp=f"{stamp}:{b['md5']}")
                 for b in index[split]["batches"]]
     if split == "train":
-        return [Part("inner_tar", archive["path"], c["wnid"], label_of[c["wnid"]], c["offset"], c["size"], stamp)
+        return [Part(kind="inner_tar", path=archive["path"], name=c["wnid"], label=label_of[c["wnid"]],
+                     offset=c["offset"], size=c["size"], stamp=stamp)
                 for c in index["train"]["classes"]]
-    return [Part("range", archive["path"], f"{i['wnid']}/{i['name']}", label_of[i["wnid"]], i["offset"], i["size"],
-                 stamp) for i in index[split]["images"]]  # val, or ILSVRC-2010's test
+    return [Part(kind="range", path=archive["path"], name=f"{i['wnid']}/{i['name']}", label=label_of[i["wnid"]],
+                 offset=i["offset"], size=i["size"], stamp=stamp)
+            for i in index[split]["images"]]  # val, or ILSVRC-2010's test
 
 
 def _read_range(path: str, offset: int, size: int) -> bytes:

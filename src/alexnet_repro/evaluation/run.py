@@ -139,10 +139,12 @@ def _evaluate(cfg: EvaluateConfig, dev: torch.device, progress: bool) -> results
     features = cfg.features_train_max if cfg.experiment_name in cfg.features_for else 0
     conv1 = np.stack([m.net.features.conv1.weight.detach().cpu().numpy() for m in chosen.values()])
     return results.ExperimentResult(
-        cfg.experiment_name, cfg.data.name, cfg.profile_name, seeds, labels, list(names), best5, ensemble5, metrics,
-        runs, first.classes, first.net.spec.towers, provenance.collect(fingerprint(store_dir)), conv1[0],
-        _features(first, store_dir, val, labels, names, cfg.batch_size, cfg.workers, features,
-                  cfg.data.minival_per_class, dev), conv1)
+        experiment=cfg.experiment_name, dataset=cfg.data.name, profile=cfg.profile_name, seeds=seeds, labels=labels,
+        names=list(names), top5=best5, ensemble_top5=ensemble5, metrics=metrics, runs=runs, classes=first.classes,
+        towers=first.net.spec.towers, provenance=provenance.collect(fingerprint(store_dir)), conv1=conv1[0],
+        features=_features(first, store_dir, val, labels, names, cfg.batch_size, cfg.workers, features,
+                           cfg.data.minival_per_class, dev),
+        conv1_seeds=conv1)
 
 
 def log_to_wandb(result: results.ExperimentResult, logger_cfg, out_dir: str | Path) -> None:

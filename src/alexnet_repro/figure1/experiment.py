@@ -64,7 +64,8 @@ def run(cfg: Figure1Config, made: dict) -> Figure1Result:
     log.info("figure1 %s: lr x%g picked on pilot seeds %s%s", cfg.activation, chosen.lr_scale, cfg.pilot_seeds,
              " (at the grid's edge)" if chosen.at_edge else "")
     runs = [net(seed, chosen.lr_scale, "run") for seed in cfg.seeds]
-    result = Figure1Result(cfg.activation, cfg.layers, cfg.data.name, cfg.level, cfg.batch_size, len(y),
-                           tuple(pilots), chosen, tuple(runs), made)
+    result = Figure1Result(activation=cfg.activation, layers=cfg.layers, dataset=cfg.data.name, level=cfg.level,
+                           batch_size=cfg.batch_size, train_images=len(y), pilots=tuple(pilots), pick=chosen,
+                           runs=tuple(runs), inputs=made)
     write(cfg.out, result)
     return result

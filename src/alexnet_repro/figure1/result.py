@@ -68,7 +68,8 @@ def write(path: str | Path, result: Figure1Result) -> Path:
 
 
 def _curve(d: dict) -> Curve:
-    return Curve(d["seed"], d["lr_scale"], tuple(d["steps"]), tuple(d["errors"]), d["epochs"], d["seconds"])
+    return Curve(seed=d["seed"], lr_scale=d["lr_scale"], steps=tuple(d["steps"]), errors=tuple(d["errors"]),
+                 epochs=d["epochs"], seconds=d["seconds"])
 
 
 def load(path: str | Path) -> Figure1Result:
@@ -77,9 +78,10 @@ def load(path: str | Path) -> Figure1Result:
         d = json.loads(path.read_text())
         if d.get("schema_version") != SCHEMA_VERSION:
             raise KeyError(f"schema version {d.get('schema_version')!r}, expected {SCHEMA_VERSION}")
-        return Figure1Result(d["activation"], d["layers"], d["dataset"], d["level"], d["batch_size"],
-                             d["train_images"], tuple(_curve(c) for c in d["pilots"]), Pick(**d["pick"]),
-                             tuple(_curve(c) for c in d["runs"]), d["inputs"])
+        return Figure1Result(activation=d["activation"], layers=d["layers"], dataset=d["dataset"], level=d["level"],
+                             batch_size=d["batch_size"], train_images=d["train_images"],
+                             pilots=tuple(_curve(c) for c in d["pilots"]), pick=Pick(**d["pick"]),
+                             runs=tuple(_curve(c) for c in d["runs"]), inputs=d["inputs"])
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as err:

@@ -49,7 +49,11 @@ def train_curve(fabric: L.Fabric, x: torch.Tensor, y: torch.Tensor, layers: str,
                 errors.append(float(wrong) / seen)  # one host sync per logged point, not per step
                 wrong, seen = 0.0, 0
                 if errors[-1] <= level:
-                    return Curve(seed, lr_scale, tuple(steps), tuple(np.round(errors, 6).tolist()),
-                                 round(step / batches, 3), round(time.perf_counter() - start, 2))
-    return Curve(seed, lr_scale, tuple(steps), tuple(np.round(errors, 6).tolist()), float(max_epochs),
-                 round(time.perf_counter() - start, 2))
+                    return _curve(seed, lr_scale, steps, errors, epochs=round(step / batches, 3), start=start)
+    return _curve(seed, lr_scale, steps, errors, epochs=float(max_epochs), start=start)
+
+
+def _curve(seed: int, lr_scale: float, steps: list[int], errors: list[float], epochs: float, start: float) -> Curve:
+    """The curve as the result keeps it: errors rounded to 6 places, the seconds since `start` to 2."""
+    return Curve(seed=seed, lr_scale=lr_scale, steps=tuple(steps), errors=tuple(np.round(errors, 6).tolist()),
+                 epochs=epochs, seconds=round(time.perf_counter() - start, 2))

@@ -11,6 +11,7 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import NoReturn
 
 from alexnet_repro.basics import ConfigError
 from alexnet_repro.matrix.plan import Job
@@ -112,61 +113,87 @@ class Slot:
             self.results.close()
 
 
+class _Schedule:
+    """One run_here call's bookkeeping: the jobs pending, running and ended, and the slots free."""
+
+    def __init__(self, jobs: list[Job], slots_here: list[Slot], log_dir: Path, verbose: bool):
+        self.jobs, self.log_dir, self.verbose = jobs, log_dir, verbose
+        self.free, self.pending, self.running = list(slots_here), list(jobs), {}
+        self.succeeded: set[str] = set()
+        self.failed: list[Job] = []
+
+    def report(self, job: Job, line: str) -> None:
+        if self.verbose or job in self.failed:
+            print(f"[{len(self.succeeded) + len(self.failed)}/{len(self.jobs)}] {job.stage} {line}", flush=True)
+
+    def start_ready(self, pool: ThreadPoolExecutor) -> None:
+        """Each pending job whose waits have finished starts in a free slot; one whose wait failed fails too."""
+        for job in list(self.pending):
+            if {j.stage for j in self.failed} & set(job.after):
+                self.pending.remove(job)
+                self.failed.append(job)
+                self.report(job, f"not run: it needs {', '.join(sorted(set(job.after) - self.succeeded))}")
+            elif self.free and set(job.after) <= self.succeeded:
+                self.pending.remove(job)
+                slot = self.free.pop(0)
+                self.running[pool.submit(slot.run, job, self.log_dir / f"{job.stage}.log")] = (job, slot)
+
+    def wait_for_some(self) -> None:
+        """Blocks until at least one running job ends; records each that has, and frees its slot."""
+        for future in wait(self.running, return_when=FIRST_COMPLETED).done:
+            job, slot = self.running.pop(future)
+            self.free.append(slot)
+            code, seconds = future.result()
+            self._record(job, slot, code, seconds)
+
+    def _record(self, job: Job, slot: Slot, code: int, seconds: float) -> None:
+        where = f" on GPUs {slot.gpus}" if slot.gpus else ""
+        if code == 0:
+            self.succeeded.add(job.stage)
+            self.report(job, f"done in {_duration(seconds)}{where}")
+        else:
+            self.failed.append(job)
+            log = os.path.relpath(self.log_dir / f"{job.stage}.log", Path.cwd())
+            self.report(job, f"FAILED (exit {code}) after {_duration(seconds)}{where}: see {log}")
+
+
+def _slots_on(root: Path, slot_list: list[str | None], log_dir: Path) -> list[Slot]:
+    cores = available_cores()
+    return [Slot(root, gpus, max(1, cores // len(slot_list)), log_dir / f"worker{i}.log")
+            for i, gpus in enumerate(slot_list)]
+
+
+def _stop_after_interrupt(slots_here: list[Slot], pool: ThreadPoolExecutor) -> NoReturn:
+    for slot in slots_here:  # queued jobs do not start; running ones save their last.ckpt on SIGTERM and exit
+        slot.interrupt()
+    pool.shutdown(wait=True, cancel_futures=True)
+    print("interrupted: the running trainings were sent SIGTERM (each saves its last.ckpt); run the command "
+          "again to resume them", file=sys.stderr)
+    sys.exit(130)
+
+
 def run_here(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: Path, verbose: bool = True
              ) -> list[Job]:
     """Run the jobs, len(slot_list) at a time, each in a free slot once the jobs it waits for (Job.after) have
     finished; returns the ones that failed, and those left out because a job they wait for failed. verbose: a
     line per job; else per failure only."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    cores = available_cores()
-    slots_here = [Slot(root, gpus, max(1, cores // len(slot_list)), log_dir / f"worker{i}.log")
-                  for i, gpus in enumerate(slot_list)]
-    free, pending, running = list(slots_here), list(jobs), {}
-    succeeded: set[str] = set()
-    failed: list[Job] = []
+    slots_here = _slots_on(root, slot_list, log_dir)
+    schedule = _Schedule(jobs, slots_here, log_dir, verbose)
     pool = ThreadPoolExecutor(max_workers=len(slots_here))
-
-    def report(job: Job, line: str) -> None:
-        if verbose or job in failed:
-            print(f"[{len(succeeded) + len(failed)}/{len(jobs)}] {job.stage} {line}", flush=True)
-
     try:
-        while pending or running:
-            for job in list(pending):
-                if {j.stage for j in failed} & set(job.after):
-                    pending.remove(job)
-                    failed.append(job)
-                    report(job, f"not run: it needs {', '.join(sorted(set(job.after) - succeeded))}")
-                elif free and set(job.after) <= succeeded:
-                    pending.remove(job)
-                    slot = free.pop(0)
-                    running[pool.submit(slot.run, job, log_dir / f"{job.stage}.log")] = (job, slot)
-            if not running:
+        while schedule.pending or schedule.running:
+            schedule.start_ready(pool)
+            if not schedule.running:
                 break
-            for future in wait(running, return_when=FIRST_COMPLETED).done:
-                job, slot = running.pop(future)
-                free.append(slot)
-                code, seconds = future.result()
-                where = f" on GPUs {slot.gpus}" if slot.gpus else ""
-                if code == 0:
-                    succeeded.add(job.stage)
-                    report(job, f"done in {_duration(seconds)}{where}")
-                else:
-                    failed.append(job)
-                    log = os.path.relpath(log_dir / f"{job.stage}.log", Path.cwd())
-                    report(job, f"FAILED (exit {code}) after {_duration(seconds)}{where}: see {log}")
+            schedule.wait_for_some()
     except KeyboardInterrupt:
-        for slot in slots_here:  # queued jobs do not start; running ones save their last.ckpt on SIGTERM and exit
-            slot.interrupt()
-        pool.shutdown(wait=True, cancel_futures=True)
-        print("interrupted: the running trainings were sent SIGTERM (each saves its last.ckpt); run the command "
-              "again to resume them", file=sys.stderr)
-        sys.exit(130)
+        _stop_after_interrupt(slots_here, pool)
     finally:
         pool.shutdown(wait=True)
         for slot in slots_here:
             slot.close()
-    return failed
+    return schedule.failed
 
 
 def record_adopted(root: Path, jobs: list[Job], slot_list: list[str | None], log_dir: Path) -> None:

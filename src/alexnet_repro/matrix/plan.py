@@ -72,8 +72,8 @@ def data_jobs(root: Path) -> list[Job]:
         with repo.lock:
             changed = {s for s in upstream if s.changed()}
         chosen = [s for s in upstream if s in changed or nx.descendants(graph, s) & changed]
-        jobs = [Job(s.addressing, s.cmd, 0, 1, 1, tuple(sorted(u.addressing for u in graph.successors(s)
-                                                                if u in chosen))) for s in chosen]
+        jobs = [Job(stage=s.addressing, cmd=s.cmd, gpus=0, processes=1, nodes=1,
+                    after=tuple(sorted(u.addressing for u in graph.successors(s) if u in chosen))) for s in chosen]
     return sorted(jobs, key=lambda job: order.index(job.stage))
 
 
@@ -126,12 +126,14 @@ def compose_jobs(root: Path, stages: list[tuple], visible: int) -> list[Job]:
                 raise ConfigError(f"stage {stage}: {str(err).splitlines()[0]}") from None
             waits = tuple(after[0]) if after else ()
             if "trainer" not in cfg:  # an evaluation
-                jobs.append(Job(stage, cmd, min(visible, 1), 1, 1, waits, cfg.get("cpu_threads")))
+                jobs.append(Job(stage=stage, cmd=cmd, gpus=min(visible, 1), processes=1, nodes=1, after=waits,
+                                threads=cfg.get("cpu_threads")))
                 continue
             trainer = cfg.trainer
             gpus = gpus_per_run(trainer.accelerator, trainer.devices, visible)
             devices = trainer.devices if isinstance(trainer.devices, int) and trainer.devices > 0 else max(gpus, 1)
-            jobs.append(Job(stage, cmd, gpus, devices, trainer.num_nodes, waits, trainer.get("cpu_threads")))
+            jobs.append(Job(stage=stage, cmd=cmd, gpus=gpus, processes=devices, nodes=trainer.num_nodes, after=waits,
+                            threads=trainer.get("cpu_threads")))
     return jobs
 
 
