@@ -15,10 +15,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from photos import photographs  # bench/photos.py, beside this file
+from PIL import Image
 
 from alexnet_repro.data.generate import encode, render
-from alexnet_repro.data.resize import naive_resize, resize_center
-from alexnet_repro.data.store import encode_image
+from alexnet_repro.data.resize import resize_center
+from alexnet_repro.data.store import STORE_SIZE, encode_image
+
+
+def naive_resize(path: str | Path, out: str | Path, size: int = STORE_SIZE) -> None:
+    """The baseline: PIL, one image at a time, the obvious way."""
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    scale = size / min(w, h)
+    im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))))
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    im.crop((left, top, left + size, top + size)).save(out, quality=90)
 
 
 def imagenet_like(folder: Path, n: int, content: str) -> list[Path]:

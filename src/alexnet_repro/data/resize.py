@@ -141,17 +141,6 @@ def resize_center(path: str | Path | io.BytesIO, size: int = STORE_SIZE, name: s
         raise BadImageError(f"{name}: cannot be read as an image ({err})") from None
 
 
-def naive_resize(path: str | Path, out: str | Path, size: int = STORE_SIZE) -> None:
-    """The baseline bench/resize.py compares against: PIL, one image at a time, the obvious way."""
-    im = Image.open(path).convert("RGB")
-    w, h = im.size
-    scale = size / min(w, h)
-    im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))))
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    im.crop((left, top, left + size, top + size)).save(out, quality=90)
-
-
 @dataclass(frozen=True)
 class ShardJob:
     folder: Path
