@@ -45,11 +45,12 @@ def per_seed(metrics: dict, mode: str) -> list[float]:
 
 def compare(experiment: str, ours: list[float], committed: list[float], level: float = 0.05) -> Agreement:
     if ours == committed:
-        return Agreement(experiment, ours, committed, True, True, 1.0)
+        return Agreement(experiment, ours, committed, equal=True, agrees=True, p_value=1.0)
     if min(len(ours), len(committed)) < 2 or np.std(ours + committed) == 0:
-        return Agreement(experiment, ours, committed, False, False, None)  # no spread to compare within
+        # no spread to compare within
+        return Agreement(experiment, ours, committed, equal=False, agrees=False, p_value=None)
     p = float(stats.ttest_ind(ours, committed, equal_var=False).pvalue)
-    return Agreement(experiment, ours, committed, False, p >= level, p)
+    return Agreement(experiment, ours, committed, equal=False, agrees=p >= level, p_value=p)
 
 
 def committed_metrics(path: Path, revision: str) -> dict | None:

@@ -32,6 +32,10 @@ METRICS_JSON, HISTORY_CSV = "metrics.json", "history.csv"
 OUTPUT_FILES = (RESULT_NPZ, METRICS_JSON, HISTORY_CSV)  # what write() puts beside result.json, which hashes them
 TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
 RUN_CONFIG, RUN_HISTORY = "resolved_config.yaml", "history.csv"  # what load_run reads besides TRAIN_SUMMARY
+# history.csv's columns that more than one module names: training/module.py logs them, training/callbacks.py
+# writes them, the run's health (training/fit.py) and the report (report/ablations.py) read them.
+TRAIN_LOSS, TRAIN_ERR_TOP1, LR = "train/loss", "train/err_top1", "lr"
+LRN_WINDOW_COLUMNS = {site: f"lrn/{site}_window_mean" for site in ("norm1", "norm2")}  # section 3.3's S per LRN layer
 
 
 # Keys that say where files go, what is printed, how often state is saved or how fast it runs, not what is
@@ -183,17 +187,23 @@ def load(folder: str | Path) -> ExperimentResult:
     except (AttributeError, TypeError) as err:
         raise ResultError(f"{path}: 'runs' is not what evaluate writes ({err}): {again}") from None
     return ExperimentResult(
-        meta["experiment"], meta["dataset"], meta["profile"], meta["seeds"], arrays["labels"], meta["names"],
-        prefixed("top5/"), prefixed("ensemble_top5/"), meta["metrics"],
-        runs, meta["classes"], meta["towers"], meta["provenance"],
-        arrays.get("conv1"), prefixed("features/"), arrays.get("conv1_seeds"))
+        experiment=meta["experiment"], dataset=meta["dataset"], profile=meta["profile"], seeds=meta["seeds"],
+        labels=arrays["labels"], names=meta["names"], top5=prefixed("top5/"),
+        ensemble_top5=prefixed("ensemble_top5/"), metrics=meta["metrics"], runs=runs, classes=meta["classes"],
+        towers=meta["towers"], provenance=meta["provenance"], conv1=arrays.get("conv1"),
+        features=prefixed("features/"), conv1_seeds=arrays.get("conv1_seeds"))
 
 
 def write_train_summary(run_dir: str | Path, summary: dict) -> None:
     write_json(Path(run_dir) / TRAIN_SUMMARY, summary)
 
 
-SEED_FOLDER = "seed{seed}"  # runs/<dataset>/<profile>/<experiment>/seed<k>: conf/train.yaml's hydra.run.dir
+SEED_FOLDER = "seed{seed}"
+# One folder per run, runs/<dataset>/<profile>/<experiment>/seed<k> ({runs}: conf/paths' runs). Its copies, which
+# cannot read this (conf/train.yaml's hydra dirs, conf/evaluate.yaml's runs_dir, dvc.yaml), are checked against it
+# by tests/test_one_home.py.
+EXPERIMENT_FOLDER = "{runs}/{dataset}/{profile}/{experiment}"
+RUN_FOLDER = f"{EXPERIMENT_FOLDER}/{SEED_FOLDER}"
 
 
 @dataclass(frozen=True)

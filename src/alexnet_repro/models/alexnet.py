@@ -26,6 +26,7 @@ from torch import nn
 
 from alexnet_repro.models.lrn import ConstantGain, TowerLRN
 from alexnet_repro.models.spec import (
+    INIT_BIAS_ONE,
     READS_BOTH_TOWERS,
     AlexNetConfig,
     conv1_padding,
@@ -58,7 +59,7 @@ class AlexNet(nn.Module):
                 return nn.Identity()
             if lrn.constant_gain:
                 return ConstantGain(lrn.k ** -lrn.beta)
-            return TowerLRN(t, lrn.size, lrn.alpha, lrn.beta, lrn.k, lrn.alpha_over_n)
+            return TowerLRN(t, size=lrn.size, alpha=lrn.alpha, beta=lrn.beta, k=lrn.k, alpha_over_n=lrn.alpha_over_n)
 
         sizes = feature_map_sizes(spec)
         layers = [
@@ -92,9 +93,7 @@ class AlexNet(nn.Module):
         """Section 5: weights ~ N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7 (ReLUs start with
         positive input), 0 elsewhere. Caffe's reference used 0.1 ("1 gave flat loss")."""
         ones = {"conv2", "conv4", "conv5", "conv6", "fc6", "fc7"}
-        bias_one = {"paper": 1.0, "caffe": 0.1, "kaiming": 0.0}.get(self.spec.init)
-        if bias_one is None:
-            raise ValueError(f"init must be paper, caffe or kaiming, got {self.spec.init!r}")
+        bias_one = INIT_BIAS_ONE[self.spec.init]  # AlexNetConfig has checked the name
         for name, layer in self.named_modules():
             if not isinstance(layer, (nn.Conv2d, nn.Linear)):
                 continue

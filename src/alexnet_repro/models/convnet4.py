@@ -103,8 +103,8 @@ class ConvNet4(nn.Module):
         for layer in table[:-1]:
             if isinstance(layer, ConvLayer):
                 if layer.local:
-                    module = LocallyConnected2d(channels, layer.filters, side, layer.filter_size, layer.padding,
-                                                layer.stride)
+                    module = LocallyConnected2d(channels, layer.filters, side, layer.filter_size,
+                                                padding=layer.padding, stride=layer.stride)
                 else:
                     module = nn.Conv2d(channels, layer.filters, layer.filter_size, layer.stride, layer.padding)
                 self.init_w[layer.name] = layer.init_w

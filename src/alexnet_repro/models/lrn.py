@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from alexnet_repro.models.spec import lrn_scale
+
 
 def window_sum(x: torch.Tensor, before: int, after: int, dim: int = 1) -> torch.Tensor:
     """sum_{j=i-before}^{i+after} x[j] along `dim` (the channels), for every channel i, the window clipped at 0 and
@@ -77,7 +79,7 @@ class TowerLRN(nn.Module):
     def __init__(self, towers: int, size: int, alpha: float, beta: float, k: float, alpha_over_n: bool = True):
         super().__init__()
         self.towers, self.size, self.beta, self.k = towers, size, beta, k
-        self.scale = alpha / size if alpha_over_n else alpha
+        self.scale = lrn_scale(alpha, size, alpha_over_n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape

@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 CONV_KERNELS = (96, 256, 384, 384, 256)  # section 3.5
 FC_UNITS = 4096  # section 3.5
 ACTIVATIONS = ("relu", "tanh")  # section 3.1
-INITS = ("paper", "caffe", "kaiming")  # section 5 (biases 1), Caffe's reference (biases 0.1), Kaiming's
+# The bias of the layers section 5 starts at 1 (conv2, conv4, conv5, fc6, fc7), per init: the paper's 1, Caffe's
+# reference 0.1 ("1 gave flat loss"), Kaiming's 0. Its keys are the inits a config may choose.
+INIT_BIAS_ONE = {"paper": 1.0, "caffe": 0.1, "kaiming": 0.0}
+INITS = tuple(INIT_BIAS_ONE)
+
+
+def lrn_scale(alpha: float, size: int, alpha_over_n: bool) -> float:
+    """alpha', what multiplies the window sum: alpha / n as cuda-convnet, Caffe and PyTorch read it (models/lrn.py),
+    or section 3.3's formula read literally."""
+    return alpha / size if alpha_over_n else alpha
 
 
 def _require(ok: bool, field: str, value, allowed: str) -> None:
@@ -36,6 +45,10 @@ class LRNConfig:
         _require(1 <= self.size <= 64, "lrn.size", self.size, "it must lie in [1, 64]")
         _require(self.alpha >= 0, "lrn.alpha", self.alpha, "it must be >= 0")
         _require(self.k > 0, "lrn.k", self.k, "it must be > 0")
+
+    @property
+    def scale(self) -> float:
+        return lrn_scale(self.alpha, self.size, self.alpha_over_n)
 
 
 @dataclass

@@ -4,6 +4,7 @@ section 3.3's three LRN comparisons."""
 from __future__ import annotations
 
 from alexnet_repro import results as R
+from alexnet_repro.models.spec import LRNConfig
 from alexnet_repro.report import confounds, paper
 from alexnet_repro.report.numbers import AblationRow, Ablations, Lrn, LrnComparison, LrnDivisor, Note, RunHealth
 from alexnet_repro.report.stats import Effect, detectable, effect, holm, verdict
@@ -69,9 +70,10 @@ def ablations(found: dict[str, R.ExperimentResult], baseline: str, mode: str,
         confound = [str(n.number) for n in mine if n.confound]
         said = verdict(e1, sign, _pct(p1), comparable, adjusted[name],
                        f"note {', '.join(confound)}" if confound else "")
-        rows.append(AblationRow(name, section, words, _pct(p1), _pct(p5), e1, e5, detectable(e1), adjusted[name],
-                                said, _without_flagged(base, found[name], mode, health),
-                                tuple(n.number for n in mine), bool(confound)))
+        rows.append(AblationRow(name=name, section=section, paper_words=words, paper_top1=_pct(p1), paper_top5=_pct(p5),
+                                top1=e1, top5=e5, detectable_top1=detectable(e1), holm_p=adjusted[name], verdict=said,
+                                without_flagged=_without_flagged(base, found[name], mode, health),
+                                notes=tuple(n.number for n in mine), confounded=bool(confound)))
     epochs = len(base.runs[base.seeds[0]].history.get("epoch", []))
     return Ablations(tuple(rows), tuple(notes), sum(p is not None for p in adjusted.values()), epochs)
 
@@ -88,15 +90,12 @@ def _without_flagged(base: R.ExperimentResult, abl: R.ExperimentResult, mode: st
 
 # --- section 3.3 -----------------------------------------------------------------------------------------------------
 
-LRN_WINDOWS = {"norm1": "lrn/norm1_window_mean", "norm2": "lrn/norm2_window_mean"}
-
-
-def _divisors(result: R.ExperimentResult, spec) -> tuple[LrnDivisor, ...] | None:
+def _divisors(result: R.ExperimentResult, spec: LRNConfig) -> tuple[LrnDivisor, ...] | None:
     """The measured LRN divisor (k + alpha' S)^beta over epochs and seeds, S the logged mean window sum of squares;
     None when the runs did not log S."""
-    scale = spec.alpha / spec.size if spec.alpha_over_n else spec.alpha
+    scale = spec.scale
     out = []
-    for layer, column in LRN_WINDOWS.items():
+    for layer, column in R.LRN_WINDOW_COLUMNS.items():
         values = [v for run in result.runs.values() for v in run.history.get(column, []) if v == v]
         if values:
             out.append(LrnDivisor(layer, (spec.k + scale * min(values)) ** spec.beta,
@@ -124,8 +123,9 @@ def lrn(found: dict[str, R.ExperimentResult], baseline: str, mode: str) -> Lrn |
         e1 = effect(rates(found[a], mode), rates(found[b], mode))
         e5 = effect(rates(found[a], mode, "err_top5"), rates(found[b], mode, "err_top5"))
         claim = f"+{p1} / +{p5}" if paper_sign else "-"
-        comparisons.append(LrnComparison(label, isolates, claim, e1, e5,
-                                         verdict(e1, paper_sign, _pct(p1) if paper_sign else None, comparable)))
+        judged = verdict(e1, paper_sign, _pct(p1) if paper_sign else None, comparable)
+        comparisons.append(LrnComparison(label, isolates, claim, top1=e1, top5=e5, verdict=judged))
     missing = next((n for n in ("no_lrn", "lrn_gain") if n not in found), None)
-    return Lrn(spec.k, spec.alpha, spec.alpha_over_n, spec.size, spec.beta, model.get("init", "paper"),
-               tuple(comparisons), missing, _divisors(base, spec))
+    return Lrn(k=spec.k, alpha=spec.alpha, alpha_over_n=spec.alpha_over_n, size=spec.size, beta=spec.beta,
+               init=model.get("init", "paper"), comparisons=tuple(comparisons), missing=missing,
+               divisors=_divisors(base, spec))

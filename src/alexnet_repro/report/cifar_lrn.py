@@ -57,9 +57,9 @@ def cifar_lrn(results: dict[str, CifarLrnResult]) -> CifarLrn | None:
         return None
     ordered = sorted(results.values(), key=lambda r: NETS.index(r.net))  # 13pct, 11pct, the control
     first = ordered[0]
-    nets = tuple(NetError(r.net, tuple(s.seed for s in r.seeds), tuple(r.test_errors),
-                          float(np.mean([s.train_error for s in r.seeds]))) for r in ordered)
+    nets = tuple(NetError(net=r.net, seeds=tuple(s.seed for s in r.seeds), test_errors=tuple(r.test_errors),
+                          train_error=float(np.mean([s.train_error for s in r.seeds]))) for r in ordered)
     moves = [m for s in results[NORMALISED].seeds for m in s.divisor_moves.values()] if NORMALISED in results else []
-    return CifarLrn(first.dataset, first.epochs, first.views, first.train_images, first.test_images, nets,
-                    _effect(results, NORMALISED, UNNORMALISED), _effect(results, NORMALISED, CONTROL),
-                    max(moves) if moves else None)
+    return CifarLrn(dataset=first.dataset, epochs=first.epochs, views=first.views, train_images=first.train_images,
+                    test_images=first.test_images, nets=nets, pair=_effect(results, NORMALISED, UNNORMALISED),
+                    normalisation=_effect(results, NORMALISED, CONTROL), divisor_moves=max(moves) if moves else None)

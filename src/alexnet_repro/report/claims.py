@@ -184,12 +184,12 @@ def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablat
     for number, claim, section, words, data in paper.CLAIMS:
         why = _failed_conditions(number, data, base.dataset, rows, found, baseline, mode, lrn, detect, net, lrn_cifar)
         testable = not why and number not in (6, 13)  # 6: not run; 13: measured, but the paper gives no number
-        out.append(ClaimRow(number, claim, section, words,
-                            _ours(number, rows, found, baseline, mode, net, lrn_cifar, figure3), testable,
-                            "; ".join(why) or ("all three conditions hold" if testable else "not run"),
-                            _verdict(number, rows, net, lrn_cifar) if testable else "not tested"))
-    return Claims(tuple(out), _summary(out, base, detect, seeds), detect, None if spread is None else spread.sd,
-                  seeds)
+        out.append(ClaimRow(number=number, claim=claim, section=section, paper=words,
+                            ours=_ours(number, rows, found, baseline, mode, net, lrn_cifar, figure3), testable=testable,
+                            reason="; ".join(why) or ("all three conditions hold" if testable else "not run"),
+                            verdict=_verdict(number, rows, net, lrn_cifar) if testable else "not tested"))
+    return Claims(rows=tuple(out), summary=_summary(out, base, detect, seeds), detectable=detect,
+                  pooled_sd=None if spread is None else spread.sd, seeds=seeds)
 
 
 def _summary(rows: list[ClaimRow], base: R.ExperimentResult, detect: float | None, seeds: int) -> str:

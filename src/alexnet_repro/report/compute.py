@@ -3,8 +3,9 @@ ReportNumbers tree; nothing here draws or writes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,33 +28,15 @@ from alexnet_repro.report.numbers import (
     TableRow,
 )
 
+if TYPE_CHECKING:  # the report's schema, for its type only: importing it registers it with Hydra
+    from alexnet_repro.report.config import ReportConfig
+
 try:  # the run-health rule, written before the runs (alexnet_repro/health.py)
     from alexnet_repro.health import RULE as HEALTH_RULE
 except ImportError:  # older code: the runs carry no health record either
     HEALTH_RULE = "no run-health rule in this code (alexnet_repro.health is missing)"
 
 ENSEMBLE = 5  # the paper's "5 CNNs"
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the report reads from its config (report/config.py's ReportConfig)."""
-
-    results_dir: Path
-    out_dir: Path
-    baseline: str
-    mode: str
-    dataset: str
-    profile: str
-    store_dir: Path
-    neighbours: int
-    queries: int
-
-    @classmethod
-    def from_config(cls, cfg) -> Options:
-        return cls(Path(cfg.results_dir), Path(cfg.out_dir), cfg.baseline, cfg.mode,
-                   cfg.data.name, cfg.profile_name, Path(cfg.data.store_dir), cfg.neighbours,
-                   cfg.figure4_queries)
 
 
 def per_seed(result: R.ExperimentResult, mode: str, key: str = "err_top1", which: str = "per_seed") -> list[float]:
@@ -108,13 +91,14 @@ def _setup_words(base: R.ExperimentResult, mode: str) -> str:
             "is over seeds (sample std).")
 
 
-def _summary(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options) -> Summary:
-    base = found[o.baseline]
+def _summary(found: dict[str, R.ExperimentResult], skipped: list[str], cfg: ReportConfig) -> Summary:
+    base = found[cfg.baseline]
     runs = [run for res in found.values() for run in res.runs.values()]
     wall = sum(run.history["wall_s"][-1] for run in runs if run.history.get("wall_s"))
-    return Summary(len(found), tuple(sorted({len(r.seeds) for r in found.values()})), base.dataset, base.profile,
-                   base.dataset in ablations.COMPARABLE, _data_words(base, o.store_dir),
-                   base.provenance["hardware"], len(runs), wall, _setup_words(base, o.mode), tuple(skipped))
+    return Summary(experiments=len(found), seed_counts=tuple(sorted({len(r.seeds) for r in found.values()})),
+                   dataset=base.dataset, profile=base.profile, comparable=base.dataset in ablations.COMPARABLE,
+                   data_words=_data_words(base, Path(cfg.data.store_dir)), hardware=base.provenance["hardware"],
+                   runs=len(runs), wall_s=wall, setup_words=_setup_words(base, cfg.mode), skipped=tuple(skipped))
 
 
 # --- Tables 1 and 2 --------------------------------------------------------------------------------------------------
@@ -166,10 +150,10 @@ def table2(base: R.ExperimentResult, mode: str) -> tuple[TableRow, ...]:
 
 # --- seeds, checkpoints, health, facts -------------------------------------------------------------------------------
 
-def _spread(found: dict[str, R.ExperimentResult], o: Options) -> SeedSpread:
-    names = [o.baseline, *ablations.ordered(found, o.baseline)]
-    rows = tuple((n, tuple(per_seed(found[n], o.mode))) for n in names)
-    return SeedSpread(rows, score(per_seed(found[o.baseline], o.mode)).std)
+def _spread(found: dict[str, R.ExperimentResult], cfg: ReportConfig) -> SeedSpread:
+    names = [cfg.baseline, *ablations.ordered(found, cfg.baseline)]
+    rows = tuple((n, tuple(per_seed(found[n], cfg.mode))) for n in names)
+    return SeedSpread(rows, score(per_seed(found[cfg.baseline], cfg.mode)).std)
 
 
 def checkpoints(found: dict[str, R.ExperimentResult], mode: str = CHECKPOINT_MODE) -> tuple[Checkpoints, ...]:
@@ -211,10 +195,11 @@ def _facts(found: dict[str, R.ExperimentResult], healths: tuple[RunHealth, ...])
     for name, result in found.items():
         for s, run in result.runs.items():
             h = run.history
-            out.append(RunFact(name, s, run.summary.get("wandb_url"), len(h.get("epoch", [])),
-                               h["step"][-1] if h.get("step") else None, h["wall_s"][-1] if h.get("wall_s") else None,
-                               float(np.nanmean(h["train/images_per_s"])) if h.get("train/images_per_s") else None,
-                               _settings(run.config), status.get((name, s), "not recorded")))
+            out.append(RunFact(
+                experiment=name, seed=s, url=run.summary.get("wandb_url"), epochs=len(h.get("epoch", [])),
+                steps=h["step"][-1] if h.get("step") else None, wall_s=h["wall_s"][-1] if h.get("wall_s") else None,
+                images_per_s=float(np.nanmean(h["train/images_per_s"])) if h.get("train/images_per_s") else None,
+                settings=_settings(run.config), health=status.get((name, s), "not recorded")))
     return tuple(out)
 
 
@@ -222,32 +207,32 @@ TOP5_MIN_CLASSES = 11  # top-5 of 10 classes or fewer: every net's is near zero 
 
 
 def _without_top5(rows: tuple[TableRow, ...]) -> tuple[TableRow, ...]:
-    return tuple(r if r.source == "paper" or r.source.startswith("later") else
-                 TableRow(r.model, r.top1, None, r.test_top5, r.source) for r in rows)
+    return tuple(r if r.source == "paper" or r.source.startswith("later") else replace(r, top5=None) for r in rows)
 
 
-def compute(found: dict[str, R.ExperimentResult], skipped: list[str], o: Options,
+def compute(found: dict[str, R.ExperimentResult], skipped: list[str], cfg: ReportConfig,
             figure1_results: dict | None = None, lrn_results: dict | None = None) -> ReportNumbers:
     """figure1_results: figure1/result.py's results by activation (Figure 1 with the paper's four-layer net);
     lrn_results: cifar_lrn/result.py's by net (section 3.3's CIFAR-10 claim)."""
-    base = found[o.baseline]
+    baseline, mode = cfg.baseline, cfg.mode
+    base = found[baseline]
     healths = health(found)
     top5 = len(base.classes) >= TOP5_MIN_CLASSES
-    t1, t2 = table1(base, o.mode), table2(base, o.mode)
-    effects = ablations.ablations(found, o.baseline, o.mode, healths)
-    lrn = ablations.lrn(found, o.baseline, o.mode)
+    t1, t2 = table1(base, mode), table2(base, mode)
+    effects = ablations.ablations(found, baseline, mode, healths)
+    lrn = ablations.lrn(found, baseline, mode)
     fig1_net = figure1_net(figure1_results or {})
     lrn_cifar = cifar_lrn(lrn_results or {})
-    fig3 = figure3(found, o.baseline)
+    fig3 = figure3(found, baseline)
     return ReportNumbers(
-        mode=o.mode, baseline=o.baseline, summary=_summary(found, skipped, o),
+        mode=mode, baseline=baseline, summary=_summary(found, skipped, cfg),
         table1=t1 if top5 else _without_top5(t1), table2=t2 if top5 else _without_top5(t2),
-        spread=_spread(found, o), checkpoints=checkpoints(found), health_rule=HEALTH_RULE, health=healths,
+        spread=_spread(found, cfg), checkpoints=checkpoints(found), health_rule=HEALTH_RULE, health=healths,
         ablations=effects, lrn=lrn, figure3=fig3,
-        figure4=figure4(base, o.mode, o.store_dir, o.neighbours, o.queries),
+        figure4=figure4(base, mode, Path(cfg.data.store_dir), cfg.neighbours, cfg.figure4_queries),
         curves={name: [res.runs[s].history for s in res.seeds] for name, res in found.items()},
         facts=_facts(found, healths), provenance=base.provenance,
         commits=tuple(sorted({r.provenance["git_commit"] for r in found.values()})),
-        claims=claims.claims(found, o.baseline, o.mode, effects, lrn, fig1_net, lrn_cifar, fig3),
+        claims=claims.claims(found, baseline, mode, effects, lrn, fig1_net, lrn_cifar, fig3),
         top5_reported=top5,
         figure1_net=fig1_net, cifar_lrn=lrn_cifar)

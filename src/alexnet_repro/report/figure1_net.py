@@ -45,9 +45,10 @@ class Figure1Net:
 
 
 def _row(r: Figure1Result) -> NetRow:
-    return NetRow(r.activation, r.pick.lr_scale, r.pick.at_edge, r.pick.pilot_mean_steps, tuple(r.reaches()),
-                  tuple(c.seed for c in r.runs),
-                  tuple({"step": list(c.steps), "train/err_top1": list(c.errors)} for c in r.runs))
+    return NetRow(activation=r.activation, lr_scale=r.pick.lr_scale, at_edge=r.pick.at_edge,
+                  pilot_mean_steps=r.pick.pilot_mean_steps, reaches=tuple(r.reaches()),
+                  seeds=tuple(c.seed for c in r.runs),
+                  histories=tuple({"step": list(c.steps), "train/err_top1": list(c.errors)} for c in r.runs))
 
 
 def geometric_ratio(slow: list[Reach], fast: list[Reach], level: float = LEVEL
@@ -72,6 +73,7 @@ def figure1_net(results: dict[str, Figure1Result]) -> Figure1Net | None:
     relu, tanh = results["relu"], results["tanh"]
     curve = tuple((lvl, ratio_of_means([c.reach(lvl) for c in tanh.runs], [c.reach(lvl) for c in relu.runs]))
                   for lvl in LEVELS)
-    return Figure1Net(relu.layers, relu.dataset, relu.level, relu.batch_size, relu.train_images, _row(relu),
-                      _row(tanh), ratio_of_means(tanh.reaches(), relu.reaches()),
-                      geometric_ratio(tanh.reaches(), relu.reaches()), curve)
+    return Figure1Net(layers=relu.layers, dataset=relu.dataset, level=relu.level, batch_size=relu.batch_size,
+                      train_images=relu.train_images, relu=_row(relu), tanh=_row(tanh),
+                      ratio=ratio_of_means(tanh.reaches(), relu.reaches()),
+                      geometric=geometric_ratio(tanh.reaches(), relu.reaches()), curve=curve)

@@ -38,9 +38,9 @@ def figure3(found: dict[str, R.ExperimentResult], baseline: str) -> Figure3 | No
     if SHUFFLED in found:
         shuffled = tuple(kernels.low_frequency_share(k) for k in _seed_kernels(found[SHUFFLED])[0]) or None
     towers = base.towers
-    return Figure3(trained[0], towers, tuple(kernels.low_frequency_share(k) for k in trained),
-                   "every seed" if every else "the first seed only (this result holds no conv1_seeds)",
-                   tuple(kernels.low_frequency_share(k) for k in init), seeds, shuffled,
-                   kernels.white_noise_share(trained[0].shape[-1]),
-                   tuple(kernels.tower_colour(k, towers) for k in trained),
-                   tuple(kernels.tower_colour(k, towers) for k in init))
+    return Figure3(kernels=trained[0], towers=towers, trained=tuple(kernels.low_frequency_share(k) for k in trained),
+                   seeds_source="every seed" if every else "the first seed only (this result holds no conv1_seeds)",
+                   init=tuple(kernels.low_frequency_share(k) for k in init), init_seeds=seeds, shuffled=shuffled,
+                   white_noise=kernels.white_noise_share(trained[0].shape[-1]),
+                   colour=tuple(kernels.tower_colour(k, towers) for k in trained),
+                   colour_init=tuple(kernels.tower_colour(k, towers) for k in init))

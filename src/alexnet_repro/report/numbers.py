@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alexnet_repro.models.spec import lrn_scale
 from alexnet_repro.report.stats import Effect, Verdict
 
 
@@ -137,7 +138,7 @@ class Lrn:
 
     @property
     def scale(self) -> float:
-        return self.alpha / self.size if self.alpha_over_n else self.alpha
+        return lrn_scale(self.alpha, self.size, self.alpha_over_n)
 
 
 @dataclass(frozen=True)

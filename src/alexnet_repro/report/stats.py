@@ -66,7 +66,7 @@ def effect(rates_a: dict[str, float], rates_b: dict[str, float], level: float = 
     point = float(b.mean() - a.mean())
     paired = list(rates_a) == list(rates_b)
     if (paired and len(a) < 2) or (not paired and min(len(a), len(b)) < 2):
-        return Effect(point, None, None, len(a), len(b), "none")
+        return Effect(point=point, low=None, high=None, seeds_a=len(a), seeds_b=len(b), method="none")
     se, df = _paired(a, b) if paired else _welch(a, b)
     if se < 1e-12:  # every seed moved by the same amount (to float rounding): no spread to be unsure about
         p, low, high = (1.0 if point == 0 else 0.0), point, point
@@ -76,8 +76,8 @@ def effect(rates_a: dict[str, float], rates_b: dict[str, float], level: float = 
         low, high = point - half, point + half
     floor, ceiling = -float(a.mean()), 1.0 - float(a.mean())  # b's error cannot leave [0, 1]
     clipped = low < floor or high > ceiling
-    return Effect(point, max(low, floor), min(high, ceiling), len(a), len(b), "paired t" if paired else "Welch t",
-                  p, se, df, clipped)
+    return Effect(point=point, low=max(low, floor), high=min(high, ceiling), seeds_a=len(a), seeds_b=len(b),
+                  method="paired t" if paired else "Welch t", p_value=p, se=se, df=df, clipped=clipped)
 
 
 def detectable(e: Effect, power: float = POWER, level: float = LEVEL) -> float | None:
@@ -169,4 +169,6 @@ def pooled_detectable(spread: PooledSpread, seeds: int, power: float = POWER, le
     """The smallest true difference between two arms of `seeds` seeds each that a two-sided t-test at `level` finds
     with probability `power`, when each arm's seeds scatter with the pooled SD (difference of two means)."""
     se = spread.sd * np.sqrt(2.0 / seeds)
-    return detectable(Effect(0.0, None, None, seeds, seeds, "pooled", se=float(se), df=float(spread.df)), power, level)
+    pooled = Effect(point=0.0, low=None, high=None, seeds_a=seeds, seeds_b=seeds, method="pooled", se=float(se),
+                    df=float(spread.df))
+    return detectable(pooled, power, level)

@@ -16,11 +16,13 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from alexnet_repro.atomic import atomic_path, write_bytes
+from alexnet_repro.results import LR, LRN_WINDOW_COLUMNS, TRAIN_ERR_TOP1, TRAIN_LOSS
 from alexnet_repro.training.links import localize_links
+from alexnet_repro.training.module import SELECTION, SELECTION_ERR_TOP1
 from alexnet_repro.viz import filter_grid
 
-HISTORY_COLUMNS = ["epoch", "step", "train/loss", "train/err_top1", "minival/loss", "minival/err_top1",
-                   "minival/err_top5", "lrn/norm1_window_mean", "lrn/norm2_window_mean", "lr", "train/images_per_s",
+HISTORY_COLUMNS = ["epoch", "step", TRAIN_LOSS, TRAIN_ERR_TOP1, f"{SELECTION}/loss", SELECTION_ERR_TOP1,
+                   f"{SELECTION}/err_top5", *LRN_WINDOW_COLUMNS.values(), LR, "train/images_per_s",
                    "train/images_per_s_per_device", "train/data_wait_frac", "wall_s"]
 
 

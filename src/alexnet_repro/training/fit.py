@@ -23,7 +23,15 @@ from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.data.pixel_stats import PixelStats
 from alexnet_repro.data.store import downscale, read_info
 from alexnet_repro.export import FILENAME, LAST_FILENAME, ExportError, load_model, save_model
-from alexnet_repro.results import read_history, write_train_summary
+from alexnet_repro.results import (
+    LR,
+    RUN_CONFIG,
+    RUN_HISTORY,
+    TRAIN_ERR_TOP1,
+    TRAIN_LOSS,
+    read_history,
+    write_train_summary,
+)
 from alexnet_repro.seeds import init_seed
 from alexnet_repro.training import resume
 from alexnet_repro.training.callbacks import (
@@ -35,7 +43,7 @@ from alexnet_repro.training.callbacks import (
     Throughput,
 )
 from alexnet_repro.training.config import TrainConfig, TrainerConfig
-from alexnet_repro.training.module import SELECTION, AlexNetModule
+from alexnet_repro.training.module import SELECTION, SELECTION_ERR_TOP1, AlexNetModule, floor_reached_at
 from alexnet_repro.training.signals import Preemption
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
@@ -70,12 +78,12 @@ def wandb_run_id(run_dir: Path) -> str:
 
 
 def build_callbacks(cfg: TrainConfig, run_dir: Path, best: ModelCheckpoint) -> list:
-    last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt", cfg.trainer.ckpt_every_n_steps,
+    last = LastCheckpoint(run_dir / resume.LAST_CKPT, cfg.trainer.ckpt_every_n_steps,
                           cfg.trainer.checkpoint_every_minutes)
     preemption = Preemption(last)
     callbacks = [
         Throughput(),  # first: its epoch figures must be logged before EpochHistory reads them
-        EpochHistory(run_dir / "history.csv"),
+        EpochHistory(run_dir / RUN_HISTORY),
         best,
         last,
         preemption,  # after `last`: SIGTERM/USR1/USR2 save last.ckpt and exit non-zero (signals.py)
@@ -119,48 +127,60 @@ def initial_weights(module: AlexNetModule, path: str) -> None:
 
 def run_health(history: dict[str, list[float]], classes: int, cfg: TrainConfig) -> dict:
     o = cfg.optim
-    floor = o.lr * o.factor ** o.max_reductions * (1 + 1e-6) if o.schedule == "plateau" else 0.0
-    return health.classify(history.get("train/loss", []), history.get("train/err_top1", []), history.get("lr", []),
+    floor = floor_reached_at(o.lr, o.factor, o.max_reductions) if o.schedule == "plateau" else 0.0
+    return health.classify(history.get(TRAIN_LOSS, []), history.get(TRAIN_ERR_TOP1, []), history.get(LR, []),
                            classes, floor, cfg.trainer.max_epochs)
 
 
-def fit(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path, extra_callbacks: list | tuple = ()) -> dict:
-    """Train (or resume) the run `resolved` (the composed config, resolved, without Hydra's) of store `store` in
-    run_dir, which training/run.py has locked and found not to hold this run finished."""
+def check_machine(cfg: TrainConfig) -> None:
     if cfg.data.decoder == "dali":  # before any run folder is touched: a one-line error, never a CPU fallback
         check_dali(uses_cuda(cfg.trainer), read_info(cfg.data.store_dir).encoding, cfg.data.image_size)
     if cfg.trainer.cpu_threads and not uses_cuda(cfg.trainer):
         torch.set_num_threads(cfg.trainer.cpu_threads)  # rounding depends on it: conf/trainer/default.yaml
-    # An explicit ckpt_path is the user's choice; otherwise the folder decides (resume.py).
-    start = resume.Start(checkpoint=Path(cfg.ckpt_path)) if cfg.ckpt_path else resume.prepare(
-        run_dir, resume.run_config(resolved, store), rank_zero_only.rank == 0, cfg.fresh_start,
-        code=code_fingerprint(TRAINING_ENTRY))
-    if start.adopted is not None:
-        return start.adopted
-    ckpt_path = start.checkpoint
-    L.seed_everything(init_seed(cfg.seed), workers=True)  # the initial weights' own stream
 
+
+def start_of(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path) -> resume.Start:
+    """An explicit ckpt_path is the user's choice; otherwise the folder decides (resume.py)."""
+    if cfg.ckpt_path:
+        return resume.Start(checkpoint=Path(cfg.ckpt_path))
+    return resume.prepare(run_dir, resume.run_config(resolved, store), rank_zero_only.rank == 0, cfg.fresh_start,
+                          code=code_fingerprint(TRAINING_ENTRY))
+
+
+def build_data(cfg: TrainConfig) -> tuple[StoreDataModule, Normalization]:
+    """The store's batches with section 4.1's presets, and the normalisation the exported models carry."""
     stats = PixelStats.load(cfg.data.stats_path)
     a = cfg.augment
     norm = Normalization(a.mean, a.input_scale, downscale(stats.mean_image, cfg.data.image_size), stats.mean_rgb)
     size = cfg.model.input_size
-    train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, a.lighting_std,
-                               a.lighting_sqrt_eigenvalues, a.random_crop, a.flip)
-    data = StoreDataModule(cfg.data, train_preset, EvalPreset(norm, size), cfg.seed)
-    model = replace(cfg.model, num_classes=data.num_classes)  # the store decides the classes
-    resolved["model"]["num_classes"] = data.num_classes
+    train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, lighting_std=a.lighting_std,
+                               lighting_sqrt_eigenvalues=a.lighting_sqrt_eigenvalues, random_crop=a.random_crop,
+                               flip=a.flip)
+    return StoreDataModule(cfg.data, train_preset, EvalPreset(norm, size), cfg.seed), norm
+
+
+def build_module(cfg: TrainConfig, resolved: dict, num_classes: int, resuming: bool) -> AlexNetModule:
+    model = replace(cfg.model, num_classes=num_classes)  # the store decides the classes
+    resolved["model"]["num_classes"] = num_classes
     module = AlexNetModule(asdict(model), asdict(cfg.optim), channels_last=cfg.trainer.channels_last)
-    if cfg.init_from and ckpt_path is None:
+    if cfg.init_from and not resuming:
         initial_weights(module, cfg.init_from)
     speed_up(module, cfg.trainer)
+    return module
 
-    # best.ckpt by the paper's criterion, top-1 error, on minival: never on the images evaluate scores.
-    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=f"{SELECTION}/err_top1",
+
+def best_checkpoint(run_dir: Path) -> ModelCheckpoint:
+    """best.ckpt by the paper's criterion, top-1 error, on minival: never on the images evaluate scores."""
+    return ModelCheckpoint(dirpath=run_dir / resume.CHECKPOINTS, filename=resume.BEST, monitor=SELECTION_ERR_TOP1,
                            mode="min", save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False)
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path, resolved: dict, best: ModelCheckpoint,
+                  extra_callbacks: list | tuple) -> L.Trainer:
     t = cfg.trainer
     limits = {k: v for k, v in (("limit_train_batches", t.limit_train_batches),
                                 ("limit_val_batches", t.limit_val_batches)) if v is not None}
-    trainer = L.Trainer(
+    return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
         precision=t.precision, max_epochs=t.max_epochs, fast_dev_run=t.fast_dev_run,
         log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
@@ -168,32 +188,62 @@ def fit(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path, extra_callb
         enable_progress_bar=t.enable_progress_bar, use_distributed_sampler=False,
         default_root_dir=str(run_dir), logger=build_loggers(cfg, run_dir, resolved) or False,
         callbacks=[*build_callbacks(cfg, run_dir, best), *extra_callbacks], plugins=[AtomicCheckpointIO()], **limits)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)  # ckpt_path= is a user's file
 
+
+def close_wandb(trainer: L.Trainer) -> str | None:
+    """The online run's address, if any. The run is closed now: the next job of a Hydra sweep (same process) must
+    start a run of its own."""
+    if not (trainer.is_global_zero and trainer.loggers):
+        return None
+    run = trainer.loggers[0].experiment
+    url = run.url if run.settings.mode == "online" else None
+    run.finish()
+    return url
+
+
+def summarize(cfg: TrainConfig, trainer: L.Trainer, best: ModelCheckpoint, run_dir: Path) -> dict:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    wandb_url = None
-    if trainer.is_global_zero and trainer.loggers:
-        run = trainer.loggers[0].experiment
-        wandb_url = run.url if run.settings.mode == "online" else None
-        # Close the run now: the next job of a Hydra sweep (same process) must start a run of its own.
-        run.finish()
-    summary = {
+    wandb_url = close_wandb(trainer)
+    return {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "epochs": trainer.current_epoch,
         "global_step": trainer.global_step, "metrics": metrics, "selection": SELECTION,
         "best_selection_err_top1": None if best.best_model_score is None else float(best.best_model_score),
         "best_checkpoint": str(Path(best.best_model_path).relative_to(run_dir)) if best.best_model_path else None,
         "wandb_url": wandb_url,
-        "cpu_threads": None if uses_cuda(t) else torch.get_num_threads(),  # the float rounding depends on it
+        "cpu_threads": None if uses_cuda(cfg.trainer) else torch.get_num_threads(),  # the float rounding depends on it
     }
-    if trainer.is_global_zero and not t.fast_dev_run:
-        # The last weights, then the chosen epoch's, as plain models: what evaluation loads (export.py).
-        save_model(run_dir / LAST_FILENAME, module.net, data.info.classes, store, norm)
-        best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(best_state)
-        save_model(run_dir / FILENAME, module.net, data.info.classes, store, norm)
-        summary.update(model=FILENAME, model_last=LAST_FILENAME,
-                       health=run_health(read_history(run_dir / "history.csv"), data.num_classes, cfg),
-                       health_rule=health.RULE)
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / "resolved_config.yaml")
+
+
+def export(cfg: TrainConfig, run_dir: Path, module: AlexNetModule, data: StoreDataModule, store: str,
+           norm: Normalization, best: ModelCheckpoint) -> dict:
+    """The last weights, then the chosen epoch's, as plain models: what evaluation loads (export.py). Returns what
+    the summary gains."""
+    save_model(run_dir / LAST_FILENAME, module.net, data.info.classes, store, norm)
+    best_state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(best_state)
+    save_model(run_dir / FILENAME, module.net, data.info.classes, store, norm)
+    return {"model": FILENAME, "model_last": LAST_FILENAME,
+            "health": run_health(read_history(run_dir / RUN_HISTORY), data.num_classes, cfg),
+            "health_rule": health.RULE}
+
+
+def fit(cfg: TrainConfig, resolved: dict, store: str, run_dir: Path, extra_callbacks: list | tuple = ()) -> dict:
+    """Train (or resume) the run `resolved` (the composed config, resolved, without Hydra's) of store `store` in
+    run_dir, which training/run.py has locked and found not to hold this run finished."""
+    check_machine(cfg)
+    start = start_of(cfg, resolved, store, run_dir)
+    if start.adopted is not None:
+        return start.adopted
+    L.seed_everything(init_seed(cfg.seed), workers=True)  # the initial weights' own stream
+    data, norm = build_data(cfg)
+    module = build_module(cfg, resolved, data.num_classes, resuming=start.checkpoint is not None)
+    best = best_checkpoint(run_dir)
+    trainer = build_trainer(cfg, run_dir, resolved, best, extra_callbacks)
+    # weights_only: a ckpt_path= is a user's file
+    trainer.fit(module, datamodule=data, ckpt_path=start.checkpoint, weights_only=True)
+    summary = summarize(cfg, trainer, best, run_dir)
+    if trainer.is_global_zero and not cfg.trainer.fast_dev_run:
+        summary.update(export(cfg, run_dir, module, data, store, norm, best))
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / RUN_CONFIG)
         write_train_summary(run_dir, summary)
     return summary

@@ -12,18 +12,35 @@ from torchmetrics.classification import MulticlassAccuracy
 from alexnet_repro.models.alexnet import AlexNet
 from alexnet_repro.models.lrn import window_sums
 from alexnet_repro.models.spec import AlexNetConfig
+from alexnet_repro.results import LR, LRN_WINDOW_COLUMNS, TRAIN_ERR_TOP1, TRAIN_LOSS
 
 SELECTION = "minival"  # the split every training decision reads (data/minival.py): never the validation images
-LRN_SITES = ("norm1", "norm2")
+SELECTION_ERR_TOP1 = f"{SELECTION}/err_top1"  # what the best checkpoint and the plateau schedule are chosen on
+LRN_SITES = tuple(LRN_WINDOW_COLUMNS)
+
+
+def lr_floor(lr: float, factor: float, max_reductions: int) -> float:
+    """Section 5's last rate: "reduced three times prior to termination", `lr` times `factor` `max_reductions`
+    times."""
+    return lr * factor**max_reductions
+
+
+def scheduler_min_lr(lr: float, factor: float, max_reductions: int) -> float:
+    """The plateau schedule's min_lr: just below the floor, so float rounding never blocks the last division."""
+    return lr_floor(lr, factor, max_reductions) * (1 - 1e-6)
+
+
+def floor_reached_at(lr: float, factor: float, max_reductions: int) -> float:
+    """The rate at or below which a run has used every reduction (health.classify): just above the floor, so a rate
+    the schedule rounded on its way down still counts as there."""
+    return lr_floor(lr, factor, max_reductions) * (1 + 1e-6)
 
 
 def plateau_schedule(opt: torch.optim.Optimizer, lr: float, factor: float, patience: int, max_reductions: int):
     """Section 5: divide by 10 when the held-out error (minival's here, validation's in the paper) stops
-    improving, "reduced three times prior to
-    termination": min_lr stops the schedule after `max_reductions` divisions."""
-    floor = lr * factor**max_reductions * (1 - 1e-6)  # just below, so float rounding never blocks the last one
+    improving; min_lr stops the schedule after `max_reductions` divisions."""
     return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=factor, patience=patience,
-                                                      min_lr=floor)
+                                                      min_lr=scheduler_min_lr(lr, factor, max_reductions))
 
 
 def sgd_kernel(params) -> dict:
@@ -84,11 +101,11 @@ class AlexNetModule(L.LightningModule):
         self.train_loss.update(loss.detach(), len(y))
         self.train_wrong.update(wrong, len(y))
         self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
-        self.log("train/err_top1", self.train_wrong, on_step=False, on_epoch=True)
+        self.log(TRAIN_LOSS, self.train_loss, on_step=False, on_epoch=True)
+        self.log(TRAIN_ERR_TOP1, self.train_wrong, on_step=False, on_epoch=True)
         # The rate this epoch trains with (constant within an epoch), logged per step so that an epoch resumed
         # in its middle still reports it.
-        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
+        self.log(LR, self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
@@ -114,12 +131,12 @@ class AlexNetModule(L.LightningModule):
         self._hooks.clear()
         # compute() all-reduces across DDP ranks: every held-out image counted once (see datamodule).
         err_top1 = 1.0 - self.val_top1.compute()
-        self.log(f"{SELECTION}/err_top1", err_top1, prog_bar=True)
+        self.log(SELECTION_ERR_TOP1, err_top1, prog_bar=True)
         if not self.trainer.sanity_checking:
             self.step_schedule(err_top1)
         self.log(f"{SELECTION}/err_top5", 1.0 - self.val_top5.compute())
         for site, metric in self.window_means.items():
-            self.log(f"lrn/{site}_window_mean", metric.compute())
+            self.log(LRN_WINDOW_COLUMNS[site], metric.compute())
             metric.reset()
         self.val_top1.reset()
         self.val_top5.reset()
@@ -141,11 +158,11 @@ class AlexNetModule(L.LightningModule):
         if o["schedule"] == "step":
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o["step_epochs"], gamma=o["factor"])
             return {"optimizer": opt,
-                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": f"{SELECTION}/err_top1",
+                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": SELECTION_ERR_TOP1,
                                  "strict": True}}
         sched = plateau_schedule(opt, o["lr"], o["factor"], o["plateau_patience"], o["max_reductions"])
         return {"optimizer": opt,
-                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": f"{SELECTION}/err_top1",
+                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": SELECTION_ERR_TOP1,
                                  "strict": True}}
 
     def step_schedule(self, err_top1: torch.Tensor) -> None:

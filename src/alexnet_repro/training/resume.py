@@ -36,7 +36,10 @@ from alexnet_repro.training.lock import LOCK
 log = logging.getLogger(__name__)
 
 FINGERPRINT = "run_config.json"  # {"fingerprint": ..., "config": the fingerprinted config}
-LAST_CKPT = Path("checkpoints") / "last.ckpt"
+CHECKPOINTS = "checkpoints"  # the run folder's checkpoint folder
+LAST_CKPT = Path(CHECKPOINTS) / "last.ckpt"  # what a killed run resumes from (callbacks.LastCheckpoint)
+BEST = "best"  # the checkpoint chosen on minival: ModelCheckpoint's filename, to which it adds ".ckpt"
+BEST_CKPT = Path(CHECKPOINTS) / f"{BEST}.ckpt"
 REPLACED = "replaced"
 
 
@@ -170,6 +173,6 @@ def check_readable(ckpt: Path) -> None:
         with zipfile.ZipFile(ckpt) as archive:
             archive.infolist()
     except (OSError, zipfile.BadZipFile, EOFError) as err:
-        best = ckpt.with_name("best.ckpt")
+        best = ckpt.with_name(BEST_CKPT.name)
         way = f"resume from the best epoch with ckpt_path={best}, or " if best.exists() and best != ckpt else ""
         raise CheckpointUnreadable(f"{ckpt} cannot be read ({err}): {way}start over with fresh_start=true") from None
