@@ -1,5 +1,5 @@
 """The schema of src/train.py's config (conf/train.yaml and the groups it composes): keys and types here,
-values in conf/. The model's fields and defaults (the paper's) are models/alexnet.py's AlexNetConfig."""
+values in conf/. The model's fields and defaults (the paper's) are models/spec.py's AlexNetConfig."""
 
 from __future__ import annotations
 
