@@ -32,6 +32,7 @@ from torch import nn
 from alexnet_repro.models.alexnet import AlexNet
 from alexnet_repro.models.lrn import TowerLRN
 from alexnet_repro.models.spec import AlexNetConfig
+from alexnet_repro.training.config import AugmentConfig
 from alexnet_repro.training.module import decay_groups
 from alexnet_repro.transforms import Normalization, TrainPreset
 
@@ -78,8 +79,11 @@ def make_net(today: bool, channels_last: bool) -> nn.Module:
 
 def make_preset() -> TrainPreset:
     rng = np.random.default_rng(0)
-    norm = Normalization("image", 4.0, rng.random((128, 128, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
-    return TrainPreset(norm, 115, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), 0.1)
+    a = AugmentConfig(random_crop=True, flip=True, lighting_std=0.1, lighting_sqrt_eigenvalues=False, mean="image",
+                      input_scale=4.0)
+    norm = Normalization(a.mean, a.input_scale,
+                         rng.random((128, 128, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
+    return TrainPreset(norm, 115, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), a)
 
 
 class Step:

@@ -29,14 +29,14 @@ from alexnet_repro.data.datamodule import StoreDataModule
 from alexnet_repro.models import AlexNetConfig
 from alexnet_repro.schema import validate
 from alexnet_repro.training.callbacks import Throughput
-from alexnet_repro.training.config import TrainConfig, TrainerConfig
+from alexnet_repro.training.config import AugmentConfig, OptimConfig, TrainConfig, TrainerConfig
 from alexnet_repro.training.fit import speed_up, uses_cuda
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
 # The paper's optimiser (conf/optim/sgd.yaml) with a constant rate: a benchmark times steps, not a schedule.
 SGD_YAML = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf" / "optim" / "sgd.yaml"))
-OPTIM = {**{k: v for k, v in SGD_YAML.items() if k != "defaults"}, "schedule": "step"}
+OPTIM = OptimConfig(**{**{k: v for k, v in SGD_YAML.items() if k != "defaults"}, "schedule": "step"})
 
 
 def prepare(folder: Path, images: int, content: str) -> tuple[Path, Path]:
@@ -89,9 +89,11 @@ def trainer_fit(store: Path, args, device: torch.device, decoder: str, workers: 
     presets (PCA lighting, mean image, random patch, mirror on the device), module, and the trainer settings of
     the `gpu` preset applied as training/fit.py applies them (speed_up, cuDNN's benchmark)."""
     rng = np.random.default_rng(0)
-    norm = Normalization("image", 1.0, rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
-    preset = TrainPreset(norm, args.input, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32),
-                         0.1)
+    a = AugmentConfig(random_crop=True, flip=True, lighting_std=0.1, lighting_sqrt_eigenvalues=False, mean="image",
+                      input_scale=1.0)
+    norm = Normalization(a.mean, a.input_scale,
+                         rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
+    preset = TrainPreset(norm, args.input, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), a)
     settings = DataConfig(store_dir=str(store), batch_size=args.batch, workers=workers, decoder=decoder,
                           minival_per_class=1)  # the loader settings StoreDataModule reads; minival is not timed
     data = StoreDataModule(settings, preset, EvalPreset(norm, args.input), seed=0)

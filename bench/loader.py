@@ -24,6 +24,7 @@ from torchvision import datasets, transforms
 from alexnet_repro import transforms as T
 from alexnet_repro.data.dataset import StoreDataset, collate_channels_last
 from alexnet_repro.data.store import encode_image, write_index, write_shard
+from alexnet_repro.training.config import AugmentConfig
 
 
 def make_images(n: int, content: str) -> list[np.ndarray]:
@@ -74,10 +75,13 @@ def main() -> None:
     torch.set_num_threads(1)
     images = make_images(args.images, args.content)
     rng = np.random.default_rng(0)
-    norm = T.Normalization("image", 4.0, rng.random((256, 256, 3), dtype=np.float32), np.full(3, 0.5, np.float32))
     # What training does on the device (transforms.TrainPreset: patch, reflection, mean image, scale; no PCA
     # lighting, which the torchvision recipe does not have either), here on this one CPU core.
-    device_side = T.TrainPreset(norm, 227, np.ones(3, np.float32), np.eye(3, dtype=np.float32), lighting_std=0.0)
+    a = AugmentConfig(random_crop=True, flip=True, lighting_std=0.0, lighting_sqrt_eigenvalues=False, mean="image",
+                      input_scale=4.0)
+    norm = T.Normalization(a.mean, a.input_scale,
+                           rng.random((256, 256, 3), dtype=np.float32), np.full(3, 0.5, np.float32))
+    device_side = T.TrainPreset(norm, 227, np.ones(3, np.float32), np.eye(3, dtype=np.float32), a)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

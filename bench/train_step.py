@@ -21,12 +21,13 @@ from torch.utils.data import DataLoader
 
 from alexnet_repro.basics import PROJECT_ROOT
 from alexnet_repro.models import AlexNetConfig
+from alexnet_repro.training.config import AugmentConfig, OptimConfig
 from alexnet_repro.training.module import AlexNetModule
 from alexnet_repro.transforms import Normalization, TrainPreset
 
 # The paper's optimiser (conf/optim/sgd.yaml) with a constant rate: a benchmark times steps, not a schedule.
 SGD_YAML = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf" / "optim" / "sgd.yaml"))
-OPTIM = {**{k: v for k, v in SGD_YAML.items() if k != "defaults"}, "schedule": "step"}
+OPTIM = OptimConfig(**{**{k: v for k, v in SGD_YAML.items() if k != "defaults"}, "schedule": "step"})
 
 
 def batches(n: int, batch: int, classes: int = 10):
@@ -43,8 +44,11 @@ def make_module(width: float) -> AlexNetModule:
 def make_preset() -> TrainPreset:
     """The embedded profile's training preset: PCA lighting, mean image, random crop and mirror."""
     rng = np.random.default_rng(0)
-    norm = Normalization("image", 4.0, rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
-    return TrainPreset(norm, 227, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), 0.1)
+    a = AugmentConfig(random_crop=True, flip=True, lighting_std=0.1, lighting_sqrt_eigenvalues=False, mean="image",
+                      input_scale=4.0)
+    norm = Normalization(a.mean, a.input_scale,
+                         rng.random((256, 256, 3)).astype(np.float32), np.full(3, 0.5, np.float32))
+    return TrainPreset(norm, 227, np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32), a)
 
 
 class InMemoryData(L.LightningDataModule):

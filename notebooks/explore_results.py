@@ -87,7 +87,7 @@ for name, r in found.items():
     if name != "baseline" and all("ten_crop" in r.metrics["per_seed"][s] for s in r.seeds):
         effects[name] = e = effect(top1(base), top1(r))
         interval = "no interval" if e.low is None else f"[{e.low * 100:+6.1f}, {e.high * 100:+6.1f}]"
-        paper_sign = ABLATIONS.get(name, (None,) * 5)[4]
+        paper_sign = ABLATIONS[name].sign if name in ABLATIONS else None
         print(f"{name:18s} {e.point * 100:+6.1f} points  {interval} ({e.method})  {verdict(e, paper_sign).text}")
 
 # %% [markdown]

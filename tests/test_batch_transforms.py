@@ -7,6 +7,7 @@ from torchvision.transforms import v2
 
 from alexnet_repro import transforms as T
 from alexnet_repro.data.pixel_stats import PixelStats
+from alexnet_repro.training.config import AugmentConfig
 
 
 def random_crop_and_flip(images: torch.Tensor, size: int, flip: bool, generator=None) -> torch.Tensor:
@@ -78,8 +79,9 @@ def _presets(mean="image", lighting_std=0.0, input_scale=255.0):
     stats = PixelStats(np.array([0.4, 0.5, 0.6], np.float32), rng.random((256, 256, 3)).astype(np.float32),
                        np.array([0.2, 0.02, 0.005], np.float32), np.eye(3, dtype=np.float32))
     norm = T.Normalization(mean, input_scale, stats.mean_image, stats.mean_rgb)
-    train = T.TrainPreset(norm, 227, stats.eigenvalues, stats.eigenvectors, lighting_std, random_crop=False,
-                          flip=False)
+    augment = AugmentConfig(random_crop=False, flip=False, lighting_std=lighting_std, lighting_sqrt_eigenvalues=False,
+                            mean=mean, input_scale=input_scale)
+    train = T.TrainPreset(norm, 227, stats.eigenvalues, stats.eigenvectors, augment)
     return train, T.EvalPreset(norm, 227), stats
 
 
@@ -123,7 +125,9 @@ def test_the_patch_is_cut_before_the_float_work_with_exactly_the_papers_result(m
     rng = np.random.default_rng(0)
     norm = T.Normalization(mean, 4.0, rng.random((128, 128, 3)).astype(np.float32), rng.random(3).astype(np.float32))
     vectors = np.linalg.qr(rng.normal(size=(3, 3)))[0].astype(np.float32)
-    preset = T.TrainPreset(norm, 115, np.array([0.2, 0.05, 0.01], np.float32), vectors, lighting_std=0.1)
+    augment = AugmentConfig(random_crop=True, flip=True, lighting_std=0.1, lighting_sqrt_eigenvalues=False, mean=mean,
+                            input_scale=4.0)
+    preset = T.TrainPreset(norm, 115, np.array([0.2, 0.05, 0.01], np.float32), vectors, augment)
     images = torch.from_numpy(rng.integers(0, 256, (16, 3, 128, 128), dtype=np.uint8))
     torch.manual_seed(5)
     ours = preset(images)

@@ -175,3 +175,24 @@ def test_an_impossible_seed_is_named_and_leaves_no_run_folder(tmp_path):
     result = run_train("seed=-1", f"hydra.run.dir={tmp_path / 'seed-1'}")
     assert result.returncode == 2 and "seed=-1" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "seed-1").exists()  # Hydra made it before the check: it is removed again, being empty
+
+
+@pytest.mark.parametrize("preset", ["gpu", "ddp2"])
+def test_a_gpu_preset_on_a_machine_without_its_gpus_is_one_line_and_leaves_no_run_folder(tmp_path, preset):
+    """It was Lightning's traceback, after run_config.json had been written into the run folder (issue 24)."""
+    import torch
+
+    if torch.cuda.device_count() >= 2:
+        pytest.skip("this machine has the GPUs the presets ask for")
+    run = tmp_path / preset
+    result = run_train(f"trainer={preset}", f"hydra.run.dir={run}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"trainer.accelerator=gpu with trainer.devices={2 if preset == 'ddp2' else 1} needs" in result.stderr
+    assert "use trainer=cpu" in result.stderr and not run.exists()
+
+
+def test_the_gpus_a_devices_value_asks_for():
+    from alexnet_repro.training.run import gpus_wanted
+
+    assert [gpus_wanted(d) for d in (1, 2, [0, 3], "auto", -1, "0,1", "3", "2,")] == [1, 2, 2, 1, 1, 2, 3, 1]

@@ -91,7 +91,11 @@ def test_results_round_trip_as_typed_arrays(tiny_results):
         assert (result.dataset, result.profile) == ("embedded_tiny", "tiny")
         assert result.provenance["data_fingerprint"] and result.conv1.shape[1:] == (3, 11, 11)
         assert result.runs[result.seeds[0]].history["epoch"] == [0.0, 1.0]
-        assert (out / "history.csv").exists()
+        # every seed's curve for `dvc plots`, and its end of training for `dvc metrics` (one seed's only, before)
+        for seed in result.seeds:
+            assert results.read_history(out / "history" / f"{seed}.csv") == result.runs[seed].history
+            assert metrics["training"][seed]["epochs"] == len(result.runs[seed].history["epoch"])
+            assert metrics["training"][seed]["train/err_top1"] == result.runs[seed].summary["metrics"]["train/err_top1"]
         # the last checkpoint beside the chosen one, on the centre patch only (last_modes): a tenth of ten-crop's cost
         assert {seed: set(modes) for seed, modes in metrics["per_seed_last"].items()} == {
             s: {"center"} for s in result.seeds}

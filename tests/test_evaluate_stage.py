@@ -89,6 +89,19 @@ def test_a_changed_model_config_or_output_makes_it_evaluate_again(copied, tiny_d
     assert why_not_up_to_date(out, evaluation_inputs(cfg)) == "its inputs changed (runs)"
 
 
+def test_each_seeds_history_is_an_output_and_a_seed_no_longer_asked_for_leaves_no_curve(copied, tiny_data):
+    """`dvc plots` drew the first seed alone (results/<experiment>/history.csv); now history/seed<k>.csv each."""
+    out, cfg = copied / "results", settings(copied, tiny_data)
+    curve = out / results.HISTORY_DIR / "seed0.csv"
+    curve.write_text(curve.read_text() + "\n")
+    assert why_not_up_to_date(out, evaluation_inputs(cfg)) == "history/seed0.csv is missing or changed since"
+    stale = out / results.HISTORY_DIR / "seed7.csv"
+    stale.write_text("epoch\n0\n")
+    results.write(out, results.load(out), evaluation_inputs(cfg))
+    assert sorted(p.name for p in (out / results.HISTORY_DIR).iterdir()) == ["seed0.csv"]
+    assert why_not_up_to_date(out, evaluation_inputs(cfg)) is None
+
+
 def test_a_result_without_recorded_inputs_is_not_adopted(copied, tiny_data):
     out, cfg = copied / "results", settings(copied, tiny_data)
     results.write(out, results.load(out))  # as an evaluation older than the check wrote it

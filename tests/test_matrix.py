@@ -168,6 +168,21 @@ def test_a_dvc_lock_cut_short_is_one_line_naming_it_and_the_way_out(tmp_path, lo
     assert "git checkout dvc.lock" in lines[0]
 
 
+def test_a_second_matrix_in_the_same_repository_stops_in_one_line_naming_the_first(tmp_path):
+    """Two at once overwrote each other's logs/matrix/<stage>.log and raced for the same runs (issue 24)."""
+    from alexnet_repro.matrix.plan import LOG_DIR
+    from alexnet_repro.training import lock
+
+    repo = make_repo(tmp_path)
+    with lock.hold(repo / LOG_DIR):  # as the first matrix holds it, from this process
+        second = sh(PYTHON, "-m", "alexnet_repro.matrix", "--no-repro", cwd=repo, timeout=300)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert second.stderr == (f"error: another alexnet-matrix (PID {os.getpid()}) is running in this repository "
+                             f"({repo.resolve() / LOG_DIR} is its): wait for it to end, or stop it (its finished "
+                             "runs are kept and a killed one resumes)\n")
+    assert not list((repo / LOG_DIR).glob("*.log")) and not (repo / RUNS).exists()
+
+
 def test_dry_run_under_slurm_sizes_each_job_by_the_trainer_preset(tmp_path, monkeypatch, capsys):
     repo = make_repo(tmp_path, trainer="ddp2")
     lines = plan(repo, monkeypatch, capsys, "--slurm", "--no-repro")

@@ -26,15 +26,6 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 RESULTS = PACKAGE / "results.py"
 MODULE = PACKAGE / "training" / "module.py"
 
-# Readers of history.csv's columns that still spell them, in files outside issue 25's change: each entry must
-# still hold what it names (test_every_listed_reader_still_spells_its_key), so the list only shrinks.
-COLUMN_READERS_TO_MOVE = {
-    ("report/claims.py", R.TRAIN_ERR_TOP1),
-    ("report/figures.py", R.TRAIN_ERR_TOP1),
-    ("report/figures.py", "minival/err_top1"),
-    ("report/figure1_net.py", R.TRAIN_ERR_TOP1),
-}
-
 
 def _docstrings(tree: ast.AST) -> set[int]:
     holders = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -179,40 +170,27 @@ def test_the_inits_are_listed_once():
     assert "init\n#   " + "|".join(spec.INITS) in (CONF / "model" / "alexnet.yaml").read_text()  # its comment
 
 
-# --- metric keys: results.py (history.csv's columns) and training/module.py (the selection split's) ----------------
+# --- metric keys: results.py (history.csv's columns, the selection split's included) -----------------------------
 
-def _keys() -> dict[str, tuple[Path, ...]]:
-    """Each shared key, and its home."""
-    from alexnet_repro.training.module import SELECTION_ERR_TOP1
-
-    keys = {key: (RESULTS,) for key in (R.TRAIN_LOSS, R.TRAIN_ERR_TOP1, *R.LRN_WINDOW_COLUMNS.values())}
-    return {**keys, SELECTION_ERR_TOP1: (MODULE,)}
+KEYS = (R.TRAIN_LOSS, R.TRAIN_ERR_TOP1, R.SELECTION_ERR_TOP1, *R.LRN_WINDOW_COLUMNS.values())  # each shared key
 
 
 def test_metric_keys_are_spelled_once():
-    found = []
-    for key, homes in _keys().items():
-        found += [f"{where} {key}" for where in spelled(string(key), homes)
-                  if (where.split(":")[0], key) not in COLUMN_READERS_TO_MOVE]
+    found = [f"{where} {key}" for key in KEYS for where in spelled(string(key), (RESULTS,))]
     pieces = spelled(lambda n: isinstance(n, ast.Constant) and n.value in ("_window_mean", "/err_top1"),
-                     (RESULTS, MODULE))
+                     (RESULTS,))
     assert found + pieces == []
-    assert len(spelled(string("/err_top1"), sources=[MODULE])) == 1  # SELECTION_ERR_TOP1, read by module and fit
-
-
-def test_every_listed_reader_still_spells_its_key():
-    for file, key in COLUMN_READERS_TO_MOVE:
-        assert spelled(string(key), sources=[PACKAGE / file]), f"{file} no longer spells {key}: drop it from the list"
+    assert len(spelled(string("/err_top1"), sources=[RESULTS])) == 1  # SELECTION_ERR_TOP1
 
 
 def test_the_history_columns_and_dvc_plots_use_the_keys():
     from alexnet_repro.training.callbacks import HISTORY_COLUMNS
-    from alexnet_repro.training.module import LRN_SITES, SELECTION_ERR_TOP1
+    from alexnet_repro.training.module import LRN_SITES
 
-    assert set(_keys()) <= set(HISTORY_COLUMNS) and R.LR in HISTORY_COLUMNS
+    assert set(KEYS) <= set(HISTORY_COLUMNS) and R.LR in HISTORY_COLUMNS
     assert LRN_SITES == tuple(R.LRN_WINDOW_COLUMNS)
     plots = _yaml(ROOT / "dvc.yaml")["stages"]["evaluate"]["do"]["plots"]
-    assert [next(iter(p.values()))["y"] for p in plots] == [SELECTION_ERR_TOP1]
+    assert [next(iter(p.values()))["y"] for p in plots] == [R.SELECTION_ERR_TOP1]
 
 
 @pytest.mark.parametrize("copy", ["last.ckpt", "lrn/norm1_window_mean"])

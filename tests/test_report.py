@@ -511,11 +511,14 @@ def test_figure3_compares_each_seed_with_its_own_initial_weights_as_training_dre
     import lightning as L
 
     from alexnet_repro.seeds import init_seed
+    from alexnet_repro.training.config import OptimConfig
     from alexnet_repro.training.module import AlexNetModule
 
     model = {"width": 0.25, "input_size": 115, "towers": 2}
+    optim = OptimConfig(lr=0.01, momentum=0.9, weight_decay=5e-4, decay_biases=True, schedule="plateau", factor=0.1,
+                        plateau_patience=2, max_reductions=3, step_epochs=30)  # not read: the net draws its weights
     for seed in (0, 3):
         L.seed_everything(init_seed(seed))  # as training/fit.py does before it builds the module
-        module = AlexNetModule({**model, "num_classes": 10}, {})
+        module = AlexNetModule({**model, "num_classes": 10}, optim)
         started = module.net.features.conv1.weight.detach().numpy()
         np.testing.assert_array_equal(kernels.initial_conv1(model, 10, init_seed(seed)), started)

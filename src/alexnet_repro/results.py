@@ -6,8 +6,8 @@ results/<experiment>/
                 the evaluation's inputs (evaluation/inputs.py) and the sha256 of the three files below, so that
                 the evaluate stage can tell a finished evaluation of the same inputs and adopt it
   result.npz    its arrays: labels, per-seed and ensemble top-5 predictions, conv1 kernels, fc7 features
-  metrics.json  the error rates alone, for `dvc metrics` (a view of result.json)
-  history.csv   the first seed's per-epoch history, for `dvc plots`
+  metrics.json  the error rates and each seed's end of training, for `dvc metrics` (a view of result.json)
+  history/      seed<k>.csv: every seed's per-epoch history, for `dvc plots` (DVC draws each file of a folder)
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from alexnet_repro.atomic import atomic_path, write_bytes, write_json
 SCHEMA_VERSION = 1
 MODES = ("center", "ten_crop")  # section 4.1: one centre patch, or ten patches averaged
 RESULT_JSON, RESULT_NPZ = "result.json", "result.npz"
-METRICS_JSON, HISTORY_CSV = "metrics.json", "history.csv"
-OUTPUT_FILES = (RESULT_NPZ, METRICS_JSON, HISTORY_CSV)  # what write() puts beside result.json, which hashes them
+METRICS_JSON, HISTORY_DIR = "metrics.json", "history"
 TRAIN_SUMMARY = "train_summary.json"  # written last by training: a run folder without it did not finish
 RUN_CONFIG, RUN_HISTORY = "resolved_config.yaml", "history.csv"  # what load_run reads besides TRAIN_SUMMARY
 # history.csv's columns that more than one module names: training/module.py logs them, training/callbacks.py
-# writes them, the run's health (training/fit.py) and the report (report/ablations.py) read them.
+# writes them, the run's health and best checkpoint (training/fit.py) and the report (report/*.py) read them.
 TRAIN_LOSS, TRAIN_ERR_TOP1, LR = "train/loss", "train/err_top1", "lr"
+SELECTION = "minival"  # the split every training decision reads (data/minival.py): never the validation images
+SELECTION_ERR_TOP1 = f"{SELECTION}/err_top1"  # what the best checkpoint and the plateau schedule are chosen on
 LRN_WINDOW_COLUMNS = {site: f"lrn/{site}_window_mean" for site in ("norm1", "norm2")}  # section 3.3's S per LRN layer
 
 
@@ -97,6 +98,12 @@ class ExperimentResult:
     features: dict[str, np.ndarray] = field(default_factory=dict)  # val/train fc7, labels and names
     conv1_seeds: np.ndarray | None = None  # (seeds, K, 3, 11, 11): every seed's, for Figure 3's spread
 
+    def seed_rates(self, mode: str, key: str = "err_top1", last: bool = False) -> dict[str, float]:
+        """{seed: error rate} in seed order, at the minival-chosen checkpoint or (last) the final weights; the one
+        reader of metrics' per-seed rates (KeyError for a mode or checkpoint not scored)."""
+        scored = self.metrics["per_seed_last" if last else "per_seed"]
+        return {s: scored[s][mode][key] for s in self.seeds}
+
     def errors(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-image 0/1 top-1 and top-5 errors, (seeds, N) each."""
         best = self.top5[mode]
@@ -117,6 +124,27 @@ def read_history(path: Path) -> dict[str, list[float]]:
     with open(path) as f:
         rows = list(csv.DictReader(f))
     return {k: [float(r[k]) if r[k] != "" else float("nan") for r in rows] for k in rows[0]} if rows else {}
+
+
+def output_files(seeds: list[str]) -> list[str]:
+    """What write() puts beside result.json, which hashes them: the arrays, the metrics, a history per seed."""
+    return [RESULT_NPZ, METRICS_JSON, *(f"{HISTORY_DIR}/{seed}.csv" for seed in seeds)]
+
+
+def training_metrics(runs: dict[str, SeedRun]) -> dict:
+    """Each seed's end of training as its train stage summarised it, for `dvc metrics` beside the error rates."""
+    return {seed: {"epochs": run.summary["epochs"], TRAIN_ERR_TOP1: run.summary["metrics"].get(TRAIN_ERR_TOP1),
+                   "best_selection_err_top1": run.summary["best_selection_err_top1"],
+                   "health": run.summary.get("health", {}).get("status")} for seed, run in runs.items()}
+
+
+def _write_histories(folder: Path, result: ExperimentResult) -> None:
+    histories = folder / HISTORY_DIR
+    histories.mkdir(exist_ok=True)
+    for stale in set(histories.glob("*.csv")) - {histories / f"{s}.csv" for s in result.seeds}:
+        stale.unlink()  # a seed no longer asked for: its curve must not be drawn as this result's
+    for seed in result.seeds:
+        write_bytes(histories / f"{seed}.csv", history_csv(result.runs[seed].history))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -140,14 +168,13 @@ def write(folder: str | Path, result: ExperimentResult, inputs: dict | None = No
     with atomic_path(folder / RESULT_NPZ) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
-    first = result.runs[result.seeds[0]]
-    write_bytes(folder / HISTORY_CSV, history_csv(first.history))
+    _write_histories(folder, result)
     write_json(folder / METRICS_JSON, result.metrics)
     meta = {"schema_version": SCHEMA_VERSION, "experiment": result.experiment, "dataset": result.dataset,
             "profile": result.profile, "seeds": result.seeds, "names": result.names, "metrics": result.metrics,
             "runs": {s: vars(r) for s, r in result.runs.items()}, "classes": result.classes,
             "towers": result.towers, "provenance": result.provenance, "inputs": inputs,
-            "outputs": {name: file_sha256(folder / name) for name in OUTPUT_FILES}}
+            "outputs": {name: file_sha256(folder / name) for name in output_files(result.seeds)}}
     write_json(folder / RESULT_JSON, meta)  # last: its presence means the result is whole
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # the augment group's schema, for its type only: importing it registers it with Hydra
+    from alexnet_repro.training.config import AugmentConfig
 
 
 def crop_and_flip(images: torch.Tensor, top: list[int], left: list[int], flip: list[bool], size: int):
@@ -128,32 +132,32 @@ class _Preset(nn.Module):
 
 
 class TrainPreset(_Preset):
-    """Section 4.1 in training: PCA lighting on the whole image, mean subtraction, a random patch, a mirror."""
+    """Section 4.1 in training: PCA lighting on the whole image, mean subtraction, a random patch, a mirror.
+    augment: the lighting, patch and mirror switches (its mean and input_scale are the Normalization's)."""
 
     def __init__(self, norm: Normalization, crop_size: int, eigenvalues: np.ndarray, eigenvectors: np.ndarray,
-                 lighting_std: float, lighting_sqrt_eigenvalues: bool = False, random_crop: bool = True,
-                 flip: bool = True):
+                 augment: AugmentConfig):
         super().__init__(norm, crop_size)
-        self.lighting_std, self.sqrt_eigenvalues = lighting_std, lighting_sqrt_eigenvalues
-        self.random_crop, self.flip = random_crop, flip
+        self.augment = augment
         self.register_buffer("eigenvalues", torch.as_tensor(eigenvalues, dtype=torch.float32), persistent=False)
         self.register_buffer("eigenvectors", torch.as_tensor(eigenvectors, dtype=torch.float32), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         shift = None
-        if self.lighting_std > 0:
-            shift = lighting_shift(images.shape[0], self.eigenvalues, self.eigenvectors, self.lighting_std,
-                                   self.sqrt_eigenvalues)
-        if self.random_crop:
+        a = self.augment
+        if a.lighting_std > 0:
+            shift = lighting_shift(images.shape[0], self.eigenvalues, self.eigenvectors, a.lighting_std,
+                                   a.lighting_sqrt_eigenvalues)
+        if a.random_crop:
             # The paper's order (lighting and mean on the whole image, then the patch), computed patch first:
             # every pixel gets the same float operations, so the result is identical, but the uint8 patches
             # are cut before the float work, which then touches 79% of the pixels (227^2 of 256^2) instead of all.
             b, _, h, w = images.shape
-            patch = random_patches(b, h, w, self.crop_size, self.flip)
+            patch = random_patches(b, h, w, self.crop_size, a.flip)
             on_cpu = images.device.type == "cpu"
             return (self.patches_numpy if on_cpu else self.patches_torch)(images, patch, shift)
         x = center_crop(self.to_float(images, shift), self.crop_size)
-        if self.flip:
+        if a.flip:
             mirror = (torch.rand(x.shape[0], device=x.device) < 0.5)[:, None, None, None]
             x = torch.where(mirror, x.flip(-1), x)
         return x.contiguous()

@@ -65,7 +65,7 @@ def why_not_up_to_date(out_dir: str | Path, inputs: dict) -> str | None:
         return f"{results.RESULT_JSON} records no inputs (an evaluation older than this check)"
     if recorded.get("fingerprint") != inputs["fingerprint"]:
         return f"its inputs changed ({_changed_parts(recorded, inputs)})"
-    for name in results.OUTPUT_FILES:
+    for name in results.output_files(meta.get("seeds") or []):
         output = Path(out_dir) / name
         if not output.is_file() or results.file_sha256(output) != outputs.get(name):
             return f"{name} is missing or changed since"

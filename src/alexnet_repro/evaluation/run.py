@@ -122,7 +122,7 @@ def _evaluate(cfg: EvaluateConfig, dev: torch.device, progress: bool) -> results
     labels = next(iter(per_seed.values()))[1]
     metrics: dict = {"experiment": cfg.experiment_name, "split": cfg.data.eval_split, "seeds": seeds,
                      "num_images": len(names), "per_seed": {},
-                     "per_seed_last": {}, "ignored": notes}
+                     "per_seed_last": {}, "ignored": notes, "training": results.training_metrics(runs)}
     best5, ensemble5 = {}, {}
     for mode in cfg.modes:
         best5[mode] = np.stack([top5(per_seed[s][0][mode]) for s in seeds])

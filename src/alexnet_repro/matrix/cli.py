@@ -20,6 +20,7 @@ from alexnet_repro.matrix.plan import (
     visible_gpus,
 )
 from alexnet_repro.matrix.slurm import by_size, launcher_parameters, submit_and_wait, submit_arrays
+from alexnet_repro.training import lock
 
 
 def dvc(root: Path, *args: str) -> int:
@@ -77,12 +78,25 @@ def print_plan(data: list[Job], jobs: list[Job], slot_list: list[str | None] | N
     print("then: nothing (--no-repro)" if no_repro else f"then: {then}")
 
 
+# Two matrices in one repository would write the same logs and start the same trainings (whose run-folder locks
+# would fail one of them halfway): the second stops at once. The kernel drops the lock when the first ends.
+MATRIX_IN_USE = ("another alexnet-matrix (PID {pid}) is running in this repository ({folder} is its): wait for it to "
+                 "end, or stop it (its finished runs are kept and a killed one resumes)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from dvc.repo import Repo
 
     root = Path(Repo.find_root()).resolve()
     log_dir = root / LOG_DIR
+    if args.dry_run:
+        return run_matrix(root, log_dir, args)
+    with lock.hold(log_dir, in_use=MATRIX_IN_USE):
+        return run_matrix(root, log_dir, args)
+
+
+def run_matrix(root: Path, log_dir: Path, args: argparse.Namespace) -> int:
     if not args.dry_run and not bring_data_up_to_date(root, data_jobs(root), log_dir):
         return 1
     slot_list = params = None
@@ -134,7 +148,7 @@ def cli() -> None:
 
     try:
         sys.exit(main())
-    except ConfigError as err:
+    except (ConfigError, lock.RunInUse) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except DvcException as err:  # DVC's messages are written for users (its CLI prints them without a traceback)

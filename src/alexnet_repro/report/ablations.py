@@ -21,7 +21,7 @@ def is_control(name: str) -> bool:
 def rates(result: R.ExperimentResult, mode: str, key: str = "err_top1", leave_out: frozenset = frozenset()
           ) -> dict[str, float]:
     """{seed: error rate} in seed order, less the seeds named in `leave_out`."""
-    return {s: result.metrics["per_seed"][s][mode][key] for s in result.seeds if s not in leave_out}
+    return {s: rate for s, rate in result.seed_rates(mode, key).items() if s not in leave_out}
 
 
 def ordered(found: dict[str, R.ExperimentResult], baseline: str) -> list[str]:
@@ -65,12 +65,13 @@ def ablations(found: dict[str, R.ExperimentResult], baseline: str, mode: str,
     rows = []
     for name in names:
         e1, e5 = effects[name]
-        section, p1, p5, words, sign = paper.ABLATIONS.get(name, ("-", None, None, "not in the paper", None))
+        claim = paper.ABLATIONS.get(name, paper.NOT_IN_PAPER)
         mine = [n for n in notes if n.experiment == name]
         confound = [str(n.number) for n in mine if n.confound]
-        said = verdict(e1, sign, _pct(p1), comparable, adjusted[name],
+        said = verdict(e1, claim.sign, _pct(claim.top1), comparable, adjusted[name],
                        f"note {', '.join(confound)}" if confound else "")
-        rows.append(AblationRow(name=name, section=section, paper_words=words, paper_top1=_pct(p1), paper_top5=_pct(p5),
+        rows.append(AblationRow(name=name, section=claim.section, paper_words=claim.words,
+                                paper_top1=_pct(claim.top1), paper_top5=_pct(claim.top5),
                                 top1=e1, top5=e5, detectable_top1=detectable(e1), holm_p=adjusted[name], verdict=said,
                                 without_flagged=_without_flagged(base, found[name], mode, health),
                                 notes=tuple(n.number for n in mine), confounded=bool(confound)))
@@ -111,9 +112,9 @@ def lrn(found: dict[str, R.ExperimentResult], baseline: str, mode: str) -> Lrn |
     base = found[baseline]
     model = _config(base).get("model", {})
     spec = confounds.model_spec(model).lrn
-    _, p1, p5, _, sign = paper.ABLATIONS["no_lrn"]
+    claim = paper.ABLATIONS["no_lrn"]
     comparable = base.dataset in COMPARABLE
-    plan = [("`no_lrn` − baseline", "LRN removed (the paper's experiment)", baseline, "no_lrn", sign),
+    plan = [("`no_lrn` − baseline", "LRN removed (the paper's experiment)", baseline, "no_lrn", claim.sign),
             ("`lrn_gain` − baseline", "normalisation alone (mechanism check)", baseline, "lrn_gain", None),
             ("`no_lrn` − `lrn_gain`", "LRN's constant gain alone (mechanism check)", "lrn_gain", "no_lrn", None)]
     comparisons = []
@@ -122,9 +123,9 @@ def lrn(found: dict[str, R.ExperimentResult], baseline: str, mode: str) -> Lrn |
             continue
         e1 = effect(rates(found[a], mode), rates(found[b], mode))
         e5 = effect(rates(found[a], mode, "err_top5"), rates(found[b], mode, "err_top5"))
-        claim = f"+{p1} / +{p5}" if paper_sign else "-"
-        judged = verdict(e1, paper_sign, _pct(p1) if paper_sign else None, comparable)
-        comparisons.append(LrnComparison(label, isolates, claim, top1=e1, top5=e5, verdict=judged))
+        stated = f"+{claim.top1} / +{claim.top5}" if paper_sign else "-"
+        judged = verdict(e1, paper_sign, _pct(claim.top1) if paper_sign else None, comparable)
+        comparisons.append(LrnComparison(label, isolates, stated, top1=e1, top5=e5, verdict=judged))
     missing = next((n for n in ("no_lrn", "lrn_gain") if n not in found), None)
     return Lrn(k=spec.k, alpha=spec.alpha, alpha_over_n=spec.alpha_over_n, size=spec.size, beta=spec.beta,
                init=model.get("init", "paper"), comparisons=tuple(comparisons), missing=missing,

@@ -28,13 +28,13 @@ ABLATION_OF = {2: ("one_tower",), 3: ("no_lrn",), 5: ("no_overlap_pool",), 7: ("
 
 
 def _mean_seed(result: R.ExperimentResult, mode: str) -> float:
-    return float(np.mean([result.metrics["per_seed"][s][mode]["err_top1"] for s in result.seeds]))
+    return float(np.mean(list(result.seed_rates(mode).values())))
 
 
 def overfit_gap(result: R.ExperimentResult, mode: str) -> float:
     """Validation error of the evaluated checkpoint minus the final epoch's training error, mean over seeds. The
     training error is measured with augmentation and dropout on, as the paper's curves were."""
-    train = np.mean([result.runs[s].history["train/err_top1"][-1] for s in result.seeds])
+    train = np.mean([result.runs[s].history[R.TRAIN_ERR_TOP1][-1] for s in result.seeds])
     return _mean_seed(result, mode) - float(train)
 
 
@@ -94,8 +94,8 @@ def _ours(number: int, rows: dict[str, AblationRow], found: dict, baseline: str,
         return _figure1_words(net) if net is not None else "not run"
     if number == 10 and len(base.seeds) > 1:
         ensemble, single = base.metrics[mode]["err_top1"], _mean_seed(base, mode)
-        train = np.mean([base.runs[s].history["train/err_top1"][-1] for s in base.seeds])
-        epochs = max(len(base.runs[s].history["train/err_top1"]) for s in base.seeds)
+        train = np.mean([base.runs[s].history[R.TRAIN_ERR_TOP1][-1] for s in base.seeds])
+        epochs = max(len(base.runs[s].history[R.TRAIN_ERR_TOP1]) for s in base.seeds)
         return (f"{len(base.seeds)}-net ensemble {ensemble * 100:.1f} vs one net {single * 100:.1f} (top-1), a gain "
                 f"of {(single - ensemble) * 100:.1f} points from nets that end training at {train * 100:.0f}% "
                 f"training error after {epochs} epochs (the paper's: 90): the gain of averaging nets this far from "
@@ -176,8 +176,7 @@ def claims(found: dict[str, R.ExperimentResult], baseline: str, mode: str, ablat
     section 3.3's conv-local nets (report/cifar_lrn.py), which claim 4 is judged on."""
     base = found[baseline]
     rows = {r.name: r for r in ablations.rows}
-    spread = pooled_spread([[found[n].metrics["per_seed"][s][mode]["err_top1"] for s in found[n].seeds]
-                            for n in [baseline, *rows]])
+    spread = pooled_spread([list(found[n].seed_rates(mode).values()) for n in [baseline, *rows]])
     seeds = len(base.seeds)
     detect = None if spread is None else pooled_detectable(spread, seeds)
     out = []

@@ -39,9 +39,9 @@ except ImportError:  # older code: the runs carry no health record either
 ENSEMBLE = 5  # the paper's "5 CNNs"
 
 
-def per_seed(result: R.ExperimentResult, mode: str, key: str = "err_top1", which: str = "per_seed") -> list[float]:
-    """Each seed's error rate; which="per_seed_last" for the last checkpoint's (KeyError when not recorded)."""
-    return [result.metrics[which][s][mode][key] for s in result.seeds]
+def per_seed(result: R.ExperimentResult, mode: str, key: str = "err_top1", last: bool = False) -> list[float]:
+    """Each seed's error rate; last: the last checkpoint's (KeyError when not recorded)."""
+    return list(result.seed_rates(mode, key, last=last).values())
 
 
 def score(values: list[float]) -> Score:
@@ -164,7 +164,7 @@ def checkpoints(found: dict[str, R.ExperimentResult], mode: str = CHECKPOINT_MOD
         if mode not in result.top5:  # scored in other modes only (the figure1_* runs: their curves are the point)
             continue
         try:
-            last = score(per_seed(result, mode, which="per_seed_last"))
+            last = score(per_seed(result, mode, last=True))
         except KeyError:
             last = None
         out.append(Checkpoints(name, score(per_seed(result, mode)), last))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from alexnet_repro import results as R
 from alexnet_repro.figure1.result import Figure1Result
 from alexnet_repro.speed import Ratio, Reach, ratio_of_means
 
@@ -27,7 +28,7 @@ class NetRow:
     pilot_mean_steps: dict
     reaches: tuple[Reach, ...]
     seeds: tuple[int, ...]
-    histories: tuple[dict, ...]  # {"step": [...], "train/err_top1": [...]} per reported seed
+    histories: tuple[dict, ...]  # {"step": [...], R.TRAIN_ERR_TOP1: [...]} per reported seed
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _row(r: Figure1Result) -> NetRow:
     return NetRow(activation=r.activation, lr_scale=r.pick.lr_scale, at_edge=r.pick.at_edge,
                   pilot_mean_steps=r.pick.pilot_mean_steps, reaches=tuple(r.reaches()),
                   seeds=tuple(c.seed for c in r.runs),
-                  histories=tuple({"step": list(c.steps), "train/err_top1": list(c.errors)} for c in r.runs))
+                  histories=tuple({"step": list(c.steps), R.TRAIN_ERR_TOP1: list(c.errors)} for c in r.runs))
 
 
 def geometric_ratio(slow: list[Reach], fast: list[Reach], level: float = LEVEL

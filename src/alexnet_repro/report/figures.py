@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from alexnet_repro import results as R  # noqa: E402
 from alexnet_repro.viz import filter_grid  # noqa: E402
 
 
@@ -27,11 +28,12 @@ def training_curves(histories: dict[str, list[dict[str, list[float]]]], path: Pa
     for name, seeds in histories.items():
         color = None
         for i, h in enumerate(seeds):
-            epochs = np.arange(1, len(h["train/err_top1"]) + 1)
-            line, = axes[0].plot(epochs, h["train/err_top1"], color=color, lw=1, label=name if i == 0 else None)
+            epochs = np.arange(1, len(h[R.TRAIN_ERR_TOP1]) + 1)
+            line, = axes[0].plot(epochs, h[R.TRAIN_ERR_TOP1], color=color, lw=1, label=name if i == 0 else None)
             color = line.get_color()
-            axes[1].plot(epochs, h["minival/err_top1"], color=color, lw=1, label=name if i == 0 else None)
-    for ax, title in zip(axes, ("training top-1 error", "minival top-1 error (centre crop; held out from training)")):
+            axes[1].plot(epochs, h[R.SELECTION_ERR_TOP1], color=color, lw=1, label=name if i == 0 else None)
+    titles = ("training top-1 error", f"{R.SELECTION} top-1 error (centre crop; held out from training)")
+    for ax, title in zip(axes, titles):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -61,7 +63,7 @@ def relu_vs_tanh(relu: tuple[str, list[dict]], tanh: tuple[str, list[dict]], thr
     fig, ax = plt.subplots(figsize=(6, 4))
     for (name, histories), style, color in ((relu, "-", "tab:blue"), (tanh, "--", "black")):
         for i, h in enumerate(histories):
-            ax.plot(h["step"], h["train/err_top1"], style, color=color, lw=1, label=name if i == 0 else None)
+            ax.plot(h["step"], h[R.TRAIN_ERR_TOP1], style, color=color, lw=1, label=name if i == 0 else None)
     ax.axhline(threshold, color="grey", lw=0.8)
     ax.text(0.99, threshold, f"level {threshold:.0%}", va="bottom", ha="right", color="grey",
             transform=ax.get_yaxis_transform())

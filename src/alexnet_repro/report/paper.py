@@ -1,5 +1,9 @@
 """The paper's numbers (../shared/PAPER.md), as the report prints them beside ours. Error rates in %."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 TABLE1 = [  # ILSVRC-2010 test set
     ("Sparse coding", 47.1, 28.2),
     ("SIFT + FVs", 45.7, 25.7),
@@ -21,23 +25,38 @@ LATER = [  # single centre crop, ILSVRC-2012 val, converted from accuracy to err
 
 FIGURE1 = (0.25, 6.0)  # section 3.1: tanh needed ~6x the iterations of ReLU to reach 25% training error (CIFAR-10)
 
-# What removing each feature did in the paper: (section, top-1 change, top-5 change, words, direction of the
-# effect on error: +1 removing it hurts, None no claim about validation error). Positive = worse.
+
+@dataclass(frozen=True)
+class PaperAblation:
+    """What removing one feature did in the paper. Changes in points of error: positive = worse."""
+
+    section: str
+    top1: float | None  # None: the paper gives no number
+    top5: float | None
+    words: str  # the paper's effect in words, as the report prints it
+    sign: int | None  # the effect on error: +1 removing it hurts, None no claim about validation error
+
+
+NOT_IN_PAPER = PaperAblation(section="-", top1=None, top5=None, words="not in the paper", sign=None)
+
 ABLATIONS = {
-    "tanh": ("3.1", None, None, "6x more iterations to 25% training error (CIFAR-10, Figure 1)", None),
-    "no_lrn": ("3.3", 1.4, 1.2, "+1.4% top-1, +1.2% top-5", +1),
+    "tanh": PaperAblation(section="3.1", top1=None, top5=None,
+                          words="6x more iterations to 25% training error (CIFAR-10, Figure 1)", sign=None),
+    "no_lrn": PaperAblation(section="3.3", top1=1.4, top5=1.2, words="+1.4% top-1, +1.2% top-5", sign=+1),
     # A mechanism check, not in the paper: LRN replaced by its constant gain k^-beta, so lrn_gain - baseline is the
     # normalisation alone. The paper's +1.4 belongs to no_lrn - baseline, the experiment it ran.
-    "lrn_gain": ("3.3", None, None, "mechanism check, not in the paper: LRN's constant gain kept, normalisation "
-                 "removed", None),
-    "no_overlap_pool": ("3.4", 0.4, 0.3, "+0.4% top-1, +0.3% top-5", +1),
-    "no_dropout": ("4.2", None, None, "substantial overfitting (no number given)", +1),
-    "no_pca_lighting": ("4.1", 1.0, None, "over +1% top-1", +1),
-    "one_tower": ("3.2", 1.7, 1.2, "+1.7% top-1, +1.2% top-5", +1),
+    "lrn_gain": PaperAblation(section="3.3", top1=None, top5=None,
+                              words="mechanism check, not in the paper: LRN's constant gain kept, normalisation "
+                              "removed", sign=None),
+    "no_overlap_pool": PaperAblation(section="3.4", top1=0.4, top5=0.3, words="+0.4% top-1, +0.3% top-5", sign=+1),
+    "no_dropout": PaperAblation(section="4.2", top1=None, top5=None, words="substantial overfitting (no number given)",
+                                sign=+1),
+    "no_pca_lighting": PaperAblation(section="4.1", top1=1.0, top5=None, words="over +1% top-1", sign=+1),
+    "one_tower": PaperAblation(section="3.2", top1=1.7, top5=1.2, words="+1.7% top-1, +1.2% top-5", sign=+1),
     # Section 7: "removing any of the middle layers results in a loss of about 2% for the top-1 performance".
-    "no_conv3": ("7", 2.0, None, "about +2% top-1", +1),
-    "no_conv4": ("7", 2.0, None, "about +2% top-1", +1),
-    "no_conv5": ("7", 2.0, None, "about +2% top-1", +1),
+    "no_conv3": PaperAblation(section="7", top1=2.0, top5=None, words="about +2% top-1", sign=+1),
+    "no_conv4": PaperAblation(section="7", top1=2.0, top5=None, words="about +2% top-1", sign=+1),
+    "no_conv5": PaperAblation(section="7", top1=2.0, top5=None, words="about +2% top-1", sign=+1),
 }
 
 # The paper's claims, numbered as in ../shared/PAPER.md (the report's claims table): (number, claim, section, the

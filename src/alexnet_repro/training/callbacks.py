@@ -16,9 +16,8 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from alexnet_repro.atomic import atomic_path, write_bytes
-from alexnet_repro.results import LR, LRN_WINDOW_COLUMNS, TRAIN_ERR_TOP1, TRAIN_LOSS
+from alexnet_repro.results import LR, LRN_WINDOW_COLUMNS, SELECTION, SELECTION_ERR_TOP1, TRAIN_ERR_TOP1, TRAIN_LOSS
 from alexnet_repro.training.links import localize_links
-from alexnet_repro.training.module import SELECTION, SELECTION_ERR_TOP1
 from alexnet_repro.viz import filter_grid
 
 HISTORY_COLUMNS = ["epoch", "step", TRAIN_LOSS, TRAIN_ERR_TOP1, f"{SELECTION}/loss", SELECTION_ERR_TOP1,

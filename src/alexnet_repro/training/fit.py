@@ -27,6 +27,8 @@ from alexnet_repro.results import (
     LR,
     RUN_CONFIG,
     RUN_HISTORY,
+    SELECTION,
+    SELECTION_ERR_TOP1,
     TRAIN_ERR_TOP1,
     TRAIN_LOSS,
     read_history,
@@ -43,7 +45,7 @@ from alexnet_repro.training.callbacks import (
     Throughput,
 )
 from alexnet_repro.training.config import TrainConfig, TrainerConfig
-from alexnet_repro.training.module import SELECTION, SELECTION_ERR_TOP1, AlexNetModule, floor_reached_at
+from alexnet_repro.training.module import AlexNetModule, floor_reached_at
 from alexnet_repro.training.signals import Preemption
 from alexnet_repro.transforms import EvalPreset, Normalization, TrainPreset
 
@@ -153,16 +155,14 @@ def build_data(cfg: TrainConfig) -> tuple[StoreDataModule, Normalization]:
     a = cfg.augment
     norm = Normalization(a.mean, a.input_scale, downscale(stats.mean_image, cfg.data.image_size), stats.mean_rgb)
     size = cfg.model.input_size
-    train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, lighting_std=a.lighting_std,
-                               lighting_sqrt_eigenvalues=a.lighting_sqrt_eigenvalues, random_crop=a.random_crop,
-                               flip=a.flip)
+    train_preset = TrainPreset(norm, size, stats.eigenvalues, stats.eigenvectors, augment=a)
     return StoreDataModule(cfg.data, train_preset, EvalPreset(norm, size), cfg.seed), norm
 
 
 def build_module(cfg: TrainConfig, resolved: dict, num_classes: int, resuming: bool) -> AlexNetModule:
     model = replace(cfg.model, num_classes=num_classes)  # the store decides the classes
     resolved["model"]["num_classes"] = num_classes
-    module = AlexNetModule(asdict(model), asdict(cfg.optim), channels_last=cfg.trainer.channels_last)
+    module = AlexNetModule(asdict(model), cfg.optim, channels_last=cfg.trainer.channels_last)
     if cfg.init_from and not resuming:
         initial_weights(module, cfg.init_from)
     speed_up(module, cfg.trainer)

@@ -1,4 +1,5 @@
-"""One training per run folder at a time. Two starts of the same run (a user's and DVC's, or two sweeps) would
+"""One training per run folder at a time (and one alexnet-matrix per repository: matrix/cli.py holds logs/matrix).
+Two starts of the same run (a user's and DVC's, or two sweeps) would
 both write its checkpoints and history, and the second would set the live first one aside as a killed run.
 
 The lock is an advisory flock on `<run folder>/.lock`, taken before anything in the folder is looked at and held
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOCK = ".lock"
+RUN_IN_USE = ("{folder} is in use by PID {pid}: wait for that training to end, or stop it (it resumes from its last "
+              "checkpoint when started again)")
 
 
 class RunInUse(OSError):
@@ -24,8 +27,9 @@ class RunInUse(OSError):
 
 
 @contextmanager
-def hold(run_dir: str | os.PathLike, rank_zero: bool = True) -> Iterator[None]:
-    """Hold run_dir's lock around a training; other ranks of the same training (DDP, SLURM tasks) take none."""
+def hold(run_dir: str | os.PathLike, rank_zero: bool = True, in_use: str = RUN_IN_USE) -> Iterator[None]:
+    """Hold run_dir's lock around a training; other ranks of the same training (DDP, SLURM tasks) take none.
+    in_use: the message when another process holds it, with {folder} and {pid}."""
     if not rank_zero:
         yield
         return
@@ -37,8 +41,7 @@ def hold(run_dir: str | os.PathLike, rank_zero: bool = True) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown (starting)"
-            raise RunInUse(f"{run_dir} is in use by PID {holder}: wait for that training to end, or stop it "
-                           "(it resumes from its last checkpoint when started again)") from None
+            raise RunInUse(in_use.format(folder=run_dir, pid=holder)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield

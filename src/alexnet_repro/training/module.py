@@ -3,6 +3,9 @@ Augmentation and normalisation are the data's business (transforms.py, applied b
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -12,10 +15,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from alexnet_repro.models.alexnet import AlexNet
 from alexnet_repro.models.lrn import window_sums
 from alexnet_repro.models.spec import AlexNetConfig
-from alexnet_repro.results import LR, LRN_WINDOW_COLUMNS, TRAIN_ERR_TOP1, TRAIN_LOSS
+from alexnet_repro.results import LR, LRN_WINDOW_COLUMNS, SELECTION, SELECTION_ERR_TOP1, TRAIN_ERR_TOP1, TRAIN_LOSS
 
-SELECTION = "minival"  # the split every training decision reads (data/minival.py): never the validation images
-SELECTION_ERR_TOP1 = f"{SELECTION}/err_top1"  # what the best checkpoint and the plateau schedule are chosen on
+if TYPE_CHECKING:  # the optim group's schema, for its type only: importing it registers it with Hydra
+    from alexnet_repro.training.config import OptimConfig
+
 LRN_SITES = tuple(LRN_WINDOW_COLUMNS)
 
 
@@ -61,12 +65,14 @@ def decay_groups(net: torch.nn.Module, weight_decay: float, decay_biases: bool) 
 
 
 class AlexNetModule(L.LightningModule):
-    def __init__(self, model: dict, optim: dict, channels_last: bool = False):
-        """model: AlexNetConfig's fields (num_classes included); optim: OptimConfig's fields; channels_last:
-        convert each batch to NHWC (run.speed_up converts the net's weights)."""
+    def __init__(self, model: dict, optim: OptimConfig, channels_last: bool = False):
+        """model: AlexNetConfig's fields (num_classes included); optim: the optimiser and its schedule;
+        channels_last: convert each batch to NHWC (run.speed_up converts the net's weights)."""
         super().__init__()
-        self.save_hyperparameters(ignore=["channels_last"])  # a speed setting, not part of the experiment
-        self.channels_last = channels_last
+        # Checkpoints are read with weights_only=True, which refuses a dataclass: they keep plain fields. Not
+        # channels_last: a speed setting, not part of the experiment.
+        self.save_hyperparameters({"model": model, "optim": asdict(optim)})
+        self.optim, self.channels_last = optim, channels_last
         self.net = AlexNet(AlexNetConfig(**model))
         num_classes = self.net.spec.num_classes
         self.val_top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
@@ -150,17 +156,17 @@ class AlexNetModule(L.LightningModule):
         self.val_top5.update(logits, y)
 
     def configure_optimizers(self):
-        o = self.hparams.optim
+        o = self.optim
         # torch's SGD: v <- 0.9 v + (g + wd w); w <- w - lr v. With a constant lr this is the paper's
         # v <- 0.9 v - wd eps w - eps g; w <- w + v, scaled by eps.
-        opt = torch.optim.SGD(decay_groups(self.net, o["weight_decay"], o["decay_biases"]), lr=o["lr"],
-                              momentum=o["momentum"], **sgd_kernel(self.parameters()))
-        if o["schedule"] == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o["step_epochs"], gamma=o["factor"])
+        opt = torch.optim.SGD(decay_groups(self.net, o.weight_decay, o.decay_biases), lr=o.lr,
+                              momentum=o.momentum, **sgd_kernel(self.parameters()))
+        if o.schedule == "step":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o.step_epochs, gamma=o.factor)
             return {"optimizer": opt,
                 "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": SELECTION_ERR_TOP1,
                                  "strict": True}}
-        sched = plateau_schedule(opt, o["lr"], o["factor"], o["plateau_patience"], o["max_reductions"])
+        sched = plateau_schedule(opt, o.lr, o.factor, o.plateau_patience, o.max_reductions)
         return {"optimizer": opt,
                 "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": SELECTION_ERR_TOP1,
                                  "strict": True}}

@@ -33,10 +33,37 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
+def gpus_wanted(devices) -> int:
+    """How many GPUs a Lightning `devices` value asks for: "auto" and -1 mean at least one."""
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if isinstance(devices, str) and devices.strip() not in ("auto", "-1"):
+        ids = [d for d in devices.split(",") if d.strip()]
+        return len(ids) if len(ids) > 1 or devices.endswith(",") else int(ids[0])
+    return 1
+
+
+def refuse_missing_gpus(accelerator: str, devices) -> None:
+    """trainer=gpu or ddp2 on a machine without those GPUs: one line before the run folder is touched, instead of
+    Lightning's traceback after the run's config is written."""
+    if accelerator not in ("gpu", "cuda"):
+        return
+    import torch  # only for a GPU preset: the adoption path stays free of torch
+
+    wanted, have = gpus_wanted(devices), torch.cuda.device_count()
+    if have < wanted:
+        raise ConfigError(f"trainer.accelerator={accelerator} with trainer.devices={devices} needs {wanted} "
+                          f"GPU(s), this machine has {have}: use trainer=cpu, or trainer=ddp2_cpu for two CPU "
+                          "processes")
+
+
 def train(raw_cfg: DictConfig, run_dir: str | Path, extra_callbacks: list | tuple = ()) -> dict:
     """The run's summary: the finished run's own when run_dir holds this configuration, data and code finished."""
     try:
         cfg = validate(raw_cfg, TrainConfig)  # before the folder is locked or used
+        refuse_missing_gpus(cfg.trainer.accelerator, cfg.trainer.devices)
     except ConfigError:
         _remove_if_empty(Path(run_dir))  # Hydra made it before the task started: a bad value leaves nothing behind
         raise
