@@ -60,3 +60,22 @@ def test_a_lightning_checkpoint_handed_as_ckpt_path_runs_nothing(tiny_data, tmp_
     with pytest.raises(Exception):  # noqa: B017  Lightning's own error; what matters is that nothing ran
         train(cfg, tmp_path / "run")
     assert not marker.exists()
+
+
+def test_every_torch_load_in_the_project_asks_for_weights_only():
+    """torch's own default is weights_only=True from 2.6, but an explicit False (or an older torch) unpickles code;
+    the benchmarks read only their own files, yet what a cluster user runs must not be the exception."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    loose = []
+    for path in [*root.joinpath("src").rglob("*.py"), *root.joinpath("bench").rglob("*.py"),
+                 *root.joinpath("notebooks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                    and getattr(node.func.value, "id", None) == "torch":
+                kw = {k.arg: k.value for k in node.keywords}
+                if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
+                    loose.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert loose == []
