@@ -131,7 +131,7 @@ def _result_folder(tmp_path):
 
 @pytest.mark.parametrize("damage, says", [
     (lambda f: (f / "result.json").write_text('{"schema_version": 1, "experiment": "base'), "is not valid JSON"),
-    (lambda f: (f / "result.json").write_text("{}"), "has no schema_version"),
+    (lambda f: (f / "result.json").write_text("{}"), "lacks 'schema_version', 'experiment'"),
     (lambda f: (f / "result.json").write_text('{"schema_version": 1}'), "lacks 'experiment', 'dataset'"),
     (lambda f: (f / "result.npz").write_bytes((f / "result.npz").read_bytes()[:50]), "result.npz cannot be read"),
     (lambda f: (f / "result.npz").unlink(), "result.npz cannot be read"),

@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from alexnet_repro.atomic import atomic_path, write_bytes, write_json
+from alexnet_repro.checked_json import read_checked
 
 SCHEMA_VERSION = 1
 MODES = ("center", "ten_crop")  # section 4.1: one centre patch, or ten patches averaged
@@ -53,7 +54,7 @@ class ResultError(ValueError):
     """A result file of another schema, or damaged: a ValueError, so the entry points print one line."""
 
 
-# What write() puts in result.json besides schema_version: load() names the first ones missing.
+# What write() puts in result.json besides schema_version: load() names those missing.
 RESULT_KEYS = ("experiment", "dataset", "profile", "seeds", "names", "metrics", "runs", "classes", "towers",
                "provenance")
 
@@ -185,18 +186,10 @@ def load(folder: str | Path) -> ExperimentResult:
     if not path.exists():
         old = " (it holds an older layout: re-run its evaluate stage)" if (folder / METRICS_JSON).exists() else ""
         raise FileNotFoundError(f"{path} does not exist{old}")
-    try:
-        meta = json.loads(path.read_text())
-    except ValueError as err:
-        raise ResultError(f"{path} is not valid JSON ({err}): {again}") from None
-    if not isinstance(meta, dict) or "schema_version" not in meta:
-        raise ResultError(f"{path} has no schema_version (not a result file, or damaged): {again}")
+    meta = read_checked(path, ("schema_version", *RESULT_KEYS), ResultError, again)
     if meta["schema_version"] != SCHEMA_VERSION:
-        raise ResultError(f"{path} has schema version {meta.get('schema_version')!r}, this code reads "
-                          f"{SCHEMA_VERSION}: re-run its evaluate stage")
-    missing = [k for k in RESULT_KEYS if k not in meta]
-    if missing:
-        raise ResultError(f"{path} lacks {', '.join(map(repr, missing))}: {again}")
+        raise ResultError(f"{path} has schema version {meta['schema_version']!r}, this code reads "
+                          f"{SCHEMA_VERSION}: {again}")
     npz_path = folder / RESULT_NPZ
     try:
         with np.load(npz_path) as npz:

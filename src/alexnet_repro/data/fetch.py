@@ -25,6 +25,8 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
+from alexnet_repro.data.safe_tar import GZIP_MAGIC
+
 CHUNK = 1 << 20
 TIMEOUT_S = 60  # seconds a server may stay silent (connecting, answering, between blocks) before fetch gives up
 GZIP_ENCODINGS = ("gzip", "x-gzip")
@@ -55,6 +57,8 @@ def md5sum(path: Path, progress: bool = False) -> str:
 
 
 VERIFIED = ".verified"  # <archive>.verified: "size mtime_ns md5" of the last successful check
+# What a user can do about a wrong md5, in every message that reports one.
+MD5_WAYS_OUT = "data.source.md5 gives a mirror's own checksums; data.source.verify_md5=false skips the check"
 
 
 def verify(path: Path, md5: str | None) -> None:
@@ -65,12 +69,10 @@ def verify(path: Path, md5: str | None) -> None:
         raise FileNotFoundError(f"{path} does not exist")
     if md5 is None:
         return
-    stamp = path.with_name(path.name + VERIFIED)
-    if stamp.exists() and stamp.read_text().strip() == _stamp_text(path, md5):
+    if _remembered(path, md5):
         return
     if (actual := md5sum(path, progress=path.stat().st_size > 1 << 30)) != md5:
-        raise ChecksumError(f"{path}: md5 {actual} does not match the expected {md5} (data.source.md5 gives a "
-                            "mirror's own checksums; data.source.verify_md5=false skips the check)")
+        raise ChecksumError(f"{path}: md5 {actual} does not match the expected {md5} ({MD5_WAYS_OUT})")
     _stamp(path, md5)
 
 
@@ -253,8 +255,8 @@ def fetch(source: str, dest: Path, md5: str | None, progress: bool = True, timeo
     if md5 is not None and actual != md5:
         where = _set_aside(part, dest.with_name(dest.name + ".bad"), downloaded=downloaded)
         sent = f" (sent with Content-Encoding: {encoding})" if encoding != "identity" else ""
-        raise ChecksumError(f"{source}: md5 {actual}{sent} does not match the expected {md5} (data.source.md5 "
-                            f"gives a mirror's own; data.source.verify_md5=false skips the check); {where}")
+        raise ChecksumError(f"{source}: md5 {actual}{sent} does not match the expected {md5} ({MD5_WAYS_OUT}); "
+                            f"{where}")
     if kind is not None:
         if encoding in GZIP_ENCODINGS and archive_problem(part, kind) is not None:
             _decoded_instead(part, lambda decoded: archive_problem(decoded, kind) is None)
@@ -304,7 +306,6 @@ def _set_aside(part: Path, bad: Path, downloaded: bool) -> str:
 # member headers are read by seeking past their data (the 138 GB train tar holds 1000 members); a gzipped one
 # (the devkit, Imagenette) is decompressed once, as extracting it would.
 
-GZIP_MAGIC = b"\x1f\x8b"
 BLOCK = tarfile.BLOCKSIZE  # 512
 
 

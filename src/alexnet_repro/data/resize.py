@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from alexnet_repro.data.ilsvrc import IMAGE_SUFFIXES, read_archive_index, read_classes
+from alexnet_repro.data.safe_tar import GZIP_MAGIC
 from alexnet_repro.data.sources import Part, archive_parts, file_parts, manifest, read_part
 from alexnet_repro.data.store import (
     INDEX,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:  # the data group's schema, for its type only: this module tak
     from alexnet_repro.data.config import ResizeConfig
 
 log = logging.getLogger(__name__)
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_GUNZIPPED = 1 << 28  # 256 MB: ImageNet's largest JPEGs are tens of MB
 
 

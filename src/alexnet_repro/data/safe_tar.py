@@ -9,6 +9,8 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of gzip data (RFC 1952): a .tgz archive's, or a gzipped JPEG's
+
 
 class UnsafeArchiveError(ValueError):
     pass
